@@ -1,0 +1,154 @@
+import { CanonicalJsonError } from './errors.js'
+
+/** Any value that Matrix canonical JSON can represent. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject
+
+/** A JSON object, as parsed from or written to canonical JSON. */
+export interface JsonObject {
+  [key: string]: JsonValue
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER
+
+/**
+ * Compares two strings by Unicode code point, as canonical JSON sorts keys. JavaScript compares UTF-16
+ * code units, which puts astral characters (stored as surrogates, D800–DFFF) before E000–FFFF; at the
+ * first differing unit, moving the surrogates above that range gives code-point order.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length)
+  for (let i = 0; i < length; i++) {
+    let x = a.charCodeAt(i)
+    let y = b.charCodeAt(i)
+    if (x === y) continue
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000
+    }
+    return x - y
+  }
+  return a.length - b.length
+}
+
+const hasIsWellFormed = typeof ''.isWellFormed === 'function'
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+function isWellFormed(text: string): boolean {
+  return hasIsWellFormed ? text.isWellFormed() : !LONE_SURROGATE.test(text)
+}
+
+const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+
+function childPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`
+  return SIMPLE_KEY.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+}
+
+/**
+ * Writes a string as canonical JSON does. For well-formed strings `JSON.stringify` emits exactly the
+ * escapes of the specification's grammar: `\"`, `\\`, `\b \f \n \r \t`, and `\u00xx` in lower-case
+ * hex for the other control characters; everything else, U+007F and U+2028 included, stays literal.
+ */
+function encodeString(text: string, path: string): string {
+  if (!isWellFormed(text)) throw new CanonicalJsonError(path, 'string holds a lone surrogate')
+  return JSON.stringify(text)
+}
+
+function encodeNumber(value: number, path: string): string {
+  if (!Number.isFinite(value)) throw new CanonicalJsonError(path, 'NaN and Infinity are not JSON')
+  if (!Number.isInteger(value)) throw new CanonicalJsonError(path, 'floats are not allowed')
+  if (value > MAX_SAFE || value < -MAX_SAFE) {
+    throw new CanonicalJsonError(path, 'integers must lie within ±(2^53 − 1)')
+  }
+  return value === 0 ? '0' : String(value)
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function encodeValue(value: unknown, path: string, ancestors: Set<object>): string {
+  switch (typeof value) {
+    case 'string':
+      return encodeString(value, path)
+    case 'number':
+      return encodeNumber(value, path)
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'object':
+      if (value === null) return 'null'
+      return encodeContainer(value, path, ancestors)
+    default:
+      throw new CanonicalJsonError(path, `${typeof value} is not a JSON value`)
+  }
+}
+
+function encodeContainer(value: object, path: string, ancestors: Set<object>): string {
+  if (ancestors.has(value)) throw new CanonicalJsonError(path, 'the value contains itself')
+  ancestors.add(value)
+  const text = Array.isArray(value)
+    ? encodeArray(value, path, ancestors)
+    : encodeObject(value, path, ancestors)
+  ancestors.delete(value)
+  return text
+}
+
+function encodeArray(items: unknown[], path: string, ancestors: Set<object>): string {
+  let out = '['
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out += ','
+    out += encodeValue(items[i], childPath(path, i), ancestors)
+  }
+  return `${out}]`
+}
+
+function encodeObject(object: object, path: string, ancestors: Set<object>): string {
+  if (!isPlainObject(object)) {
+    throw new CanonicalJsonError(
+      path,
+      `${object.constructor?.name ?? 'object'} is not a plain object`,
+    )
+  }
+  const record = object as Record<string, unknown>
+  const keys = Object.keys(record).sort(compareCodePoints)
+
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    const keyPath = childPath(path, key)
+    if (i > 0) out += ','
+    out += `${encodeString(key, keyPath)}:${encodeValue(record[key], keyPath, ancestors)}`
+  }
+  return `${out}}`
+}
+
+/**
+ * Encodes a value as Matrix canonical JSON (specification, appendix "Canonical JSON"): object keys
+ * sorted by Unicode code point, no insignificant whitespace, only the escapes the grammar allows,
+ * integers within ±(2^53 − 1) and `-0` written as `0`. Signatures are computed over the UTF-8 bytes
+ * of this text.
+ *
+ * Not RFC 8785: the `canonicalize` package sorts by UTF-16 code units and orders
+ * `{"\uFF61":1,"\u{1F600}":2}` the other way round from Matrix.
+ *
+ * @throws {CanonicalJsonError} for a float, an unsafe integer, `undefined`, a function, a symbol, a
+ *   bigint, NaN, Infinity, a lone surrogate, a cycle or an object that is not plain. The error's
+ *   `path` (and message) names where the value sits, never the value.
+ * @example encodeCanonicalJson({ b: 1, a: [true, null] }) // '{"a":[true,null],"b":1}'
+ */
+export function encodeCanonicalJson(value: unknown): string {
+  try {
+    return encodeValue(value, '$', new Set())
+  } catch (error) {
+    if (error instanceof RangeError) throw new CanonicalJsonError('$', 'nested too deeply')
+    throw error
+  }
+}
+
+const encoder = new TextEncoder()
+
+/** The UTF-8 bytes of {@link encodeCanonicalJson}, which is what gets hashed and signed. */
+export function encodeCanonicalJsonBytes(value: unknown): Uint8Array {
+  return encoder.encode(encodeCanonicalJson(value))
+}

@@ -1,0 +1,92 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  sign as nodeSign,
+  verify as nodeVerify,
+} from 'node:crypto'
+import { pureSign, pureVerify } from './pure.js'
+import { selectedSigningBackend } from './selection.js'
+
+/**
+ * The crypto backend of the `node` build (Node, Bun and Deno resolve the `node` export condition):
+ * node:crypto for everything, which is synchronous and signs ~21k events/s on one core here.
+ */
+export const backendName = 'node:crypto'
+
+export type Signer = (message: Uint8Array) => Promise<Uint8Array>
+export type Verifier = (message: Uint8Array, signature: Uint8Array) => Promise<boolean>
+
+// DER prefixes of an Ed25519 private key (PKCS #8) and public key (SPKI), RFC 8410.
+const PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+])
+const SPKI_PREFIX = Uint8Array.from([
+  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+])
+
+function withPrefix(prefix: Uint8Array, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefix.length + bytes.length)
+  out.set(prefix)
+  out.set(bytes, prefix.length)
+  return out
+}
+
+function privateKeyObject(seed: Uint8Array): KeyObject {
+  return createPrivateKey({
+    key: Buffer.from(withPrefix(PKCS8_PREFIX, seed)),
+    format: 'der',
+    type: 'pkcs8',
+  })
+}
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  return createPublicKey({
+    key: Buffer.from(withPrefix(SPKI_PREFIX, publicKey)),
+    format: 'der',
+    type: 'spki',
+  })
+}
+
+function plain(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return plain(createHash('sha256').update(data).digest())
+}
+
+export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
+  const spki = createPublicKey(privateKeyObject(seed)).export({ format: 'der', type: 'spki' })
+  return plain(spki).slice(SPKI_PREFIX.length)
+}
+
+/** A signer for one key; the KeyObject is created on first use and then reused. */
+export function createSigner(seed: Uint8Array, _publicKey: Uint8Array): Signer {
+  const ownSeed = seed.slice()
+  let key: KeyObject | undefined
+
+  return async (message) => {
+    if (selectedSigningBackend() === 'pure-js') return pureSign(ownSeed, message)
+    key ??= privateKeyObject(ownSeed)
+    return plain(nodeSign(null, message, key))
+  }
+}
+
+/** A verifier for one public key; false for a signature that does not verify or a bad key. */
+export function createVerifier(publicKey: Uint8Array): Verifier {
+  const ownKey = publicKey.slice()
+  let key: KeyObject | undefined
+
+  return async (message, signature) => {
+    if (signature.length !== 64) return false
+    if (selectedSigningBackend() === 'pure-js') return pureVerify(ownKey, signature, message)
+    try {
+      key ??= publicKeyObject(ownKey)
+      return nodeVerify(null, message, key, signature)
+    } catch {
+      return false
+    }
+  }
+}
