@@ -14,7 +14,9 @@ const scripts = readdirSync(folder)
 let failed = 0
 for (const name of scripts) {
   console.log(`\n=== ${name}`)
-  const result = spawnSync(process.execPath, ['--expose-gc', `${folder}/${name}`], { stdio: 'inherit' })
+  const result = spawnSync(process.execPath, ['--expose-gc', `${folder}/${name}`], {
+    stdio: 'inherit',
+  })
   if (result.status !== 0) failed++
 }
 process.exitCode = failed === 0 ? 0 : 1

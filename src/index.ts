@@ -8,5 +8,6 @@
  */
 
 export * from './adapters/index.js'
+export * from './jobs/index.js'
 export * from './matrix/index.js'
 export * from './runner/index.js'

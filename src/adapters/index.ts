@@ -1,1 +1,7 @@
+export type * from './capabilities.js'
 export * from './key-provider.js'
+export type * from './lease.js'
+export * from './memory/index.js'
+export type * from './storage.js'
+export * from './storage-errors.js'
+export * from './transient-errors.js'

@@ -1,8 +1,9 @@
 import { describeType } from '../matrix/base64.js'
-import { SignerError } from '../matrix/errors.js'
+import { KeyFormatError, SignerError } from '../matrix/errors.js'
 import { readSigningKeys } from '../matrix/key-file.js'
 import {
   assertSigningKey,
+  isKeyId,
   parseVerifyKey,
   type SigningKey,
   type VerifyKey,
@@ -43,6 +44,11 @@ function toOldVerifyKey(input: OldVerifyKeyInput, index: number): OldVerifyKey {
       `oldVerifyKeys[${index}].key must be a VerifyKey or "ed25519:<version> <base64>"`,
     )
   }
+  if (!isKeyId(key.keyId) || !(key.bytes instanceof Uint8Array) || key.bytes.length !== 32) {
+    throw new KeyFormatError(
+      `oldVerifyKeys[${index}].key must be a 32-byte verify key with an id ed25519:<version>`,
+    )
+  }
   if (!Number.isSafeInteger(input.expired_ts) || input.expired_ts < 0) {
     throw new RangeError(`oldVerifyKeys[${index}].expired_ts must be a non-negative integer (ms)`)
   }
@@ -73,7 +79,9 @@ export class MemoryKeyProvider implements KeyProvider {
 
   /**
    * @throws {SignerError} when `currentKey` is not a well-formed signing key.
-   * @throws {KeyFormatError} when an old verify key does not parse.
+   * @throws {KeyFormatError} when an old verify key does not parse or is malformed.
+   * @throws {TypeError} when an old verify key entry is not an object holding a key.
+   * @throws {RangeError} when an old verify key's `expired_ts` is not a non-negative integer.
    */
   constructor(currentKey: SigningKey, options: KeyProviderOptions = {}) {
     assertSigningKey(currentKey, 'MemoryKeyProvider')

@@ -9,6 +9,19 @@ export {
 export { backendName as cryptoBackendName } from './crypto/backend.js'
 export { type SigningBackendName, selectSigningBackend } from './crypto/selection.js'
 export * from './errors.js'
+export {
+  computeContentHash,
+  computeEventId,
+  computeEventReferenceHash,
+} from './event-hashes.js'
+export {
+  eventNeedsResigning,
+  type ResignEventOptions,
+  resignEvent,
+  senderServerName,
+  signEvent,
+  verifyEventSignature,
+} from './event-signing.js'
 export { readSigningKeys, writeSigningKeys } from './key-file.js'
 export {
   decodeSigningKeyBase64,
@@ -23,4 +36,12 @@ export {
   type SigningKey,
   type VerifyKey,
 } from './keys.js'
+export { redactEvent } from './redaction.js'
+export {
+  type EventIdFormat,
+  getRoomVersionRules,
+  isKnownRoomVersion,
+  KNOWN_ROOM_VERSIONS,
+  type RoomVersionRules,
+} from './room-versions.js'
 export { type Signatures, signJson, verifySignedJson } from './signing.js'

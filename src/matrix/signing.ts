@@ -1,7 +1,8 @@
 import { decodeBase64, describeType, encodeBase64 } from './base64.js'
 import { encodeCanonicalJsonBytes, type JsonObject } from './canonical-json.js'
+import { SignerError } from './errors.js'
 import type { SigningKey, VerifyKey } from './keys.js'
-import { signWith } from './keys.js'
+import { isKeyId, signWith } from './keys.js'
 
 /** `signatures` of a signed object: entity (server name) → key id → unpadded base64 signature. */
 export type Signatures = Record<string, Record<string, string>>
@@ -18,14 +19,42 @@ export function signableJson(object: JsonObject): JsonObject {
   return rest
 }
 
+/**
+ * Sets an own, enumerable member. Plain assignment would not do for names from the wire: assigning
+ * `__proto__` changes the prototype instead of adding a member.
+ */
+function setMember<T>(target: Record<string, T>, name: string, value: T): void {
+  Object.defineProperty(target, name, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
+}
+
 /** A deep enough copy of `signatures` to add to without touching the caller's object. */
 function copySignatures(value: unknown): Signatures {
   const out: Signatures = {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return out
   for (const [entity, keys] of Object.entries(value)) {
-    if (typeof keys === 'object' && keys !== null && !Array.isArray(keys)) out[entity] = { ...keys }
+    if (typeof keys === 'object' && keys !== null && !Array.isArray(keys)) {
+      setMember(out, entity, { ...keys })
+    }
   }
   return out
+}
+
+/** @throws {SignerError} for a key whose id is not `ed25519:<version>` or that cannot sign. */
+function assertUsableKey(signingKey: SigningKey): void {
+  if (typeof signingKey !== 'object' || signingKey === null) {
+    throw new TypeError(`signingKey must be a SigningKey, got ${describeType(signingKey)}`)
+  }
+  if (!isKeyId(signingKey.keyId)) {
+    throw new SignerError('the signing key has an id that is not of the form ed25519:<version>')
+  }
+  if (typeof signingKey.sign !== 'function') {
+    throw new SignerError(`signing key ${signingKey.keyId} has no sign function`)
+  }
 }
 
 /**
@@ -37,7 +66,8 @@ function copySignatures(value: unknown): Signatures {
  * @returns a new object; the input is not changed.
  * @throws {TypeError} when `object` is not a JSON object.
  * @throws {CanonicalJsonError} when the object cannot be written as canonical JSON.
- * @throws {SignerError} when the key fails or returns anything but a 64-byte signature.
+ * @throws {SignerError} when the key's id is not `ed25519:<version>`, or the key fails or returns
+ *   anything but a 64-byte signature.
  */
 export async function signJson<T extends object>(
   object: T,
@@ -48,15 +78,17 @@ export async function signJson<T extends object>(
   if (typeof signatureName !== 'string' || signatureName === '') {
     throw new TypeError('signatureName must be a non-empty string')
   }
+  assertUsableKey(signingKey)
 
   const message = encodeCanonicalJsonBytes(signableJson(object))
   const signature = await signWith(signingKey, message)
 
   const signatures = copySignatures(object.signatures)
-  signatures[signatureName] = {
-    ...signatures[signatureName],
-    [signingKey.keyId]: encodeBase64(signature),
+  const ours: Record<string, string> = {
+    ...(Object.hasOwn(signatures, signatureName) ? signatures[signatureName] : {}),
   }
+  setMember(ours, signingKey.keyId, encodeBase64(signature))
+  setMember(signatures, signatureName, ours)
   return { ...object, signatures } as T & { signatures: Signatures }
 }
 

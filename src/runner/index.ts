@@ -1,1 +1,9 @@
-export {}
+export { type Clock, systemClock } from './clock.js'
+export { type EventListeners, TypedEmitter } from './emitter.js'
+export * from './errors.js'
+export type * from './events.js'
+export type * from './job.js'
+export { type Logger, type LogMethod, silentLogger } from './logger.js'
+export type { BatchInfo, RunnerController, RunnerOptions } from './options.js'
+export { BackgroundUpdateRunner, type RunForOptions, type RunReport } from './runner.js'
+export type * from './status.js'

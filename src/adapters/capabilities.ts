@@ -1,0 +1,68 @@
+import type { JsonValue } from '../matrix/canonical-json.js'
+
+/**
+ * The read side of each storage capability, by name. Empty here: the module that defines a capability
+ * adds its entry by declaration merging, so `reader('events')` is typed wherever that module is
+ * imported.
+ *
+ * @example
+ * ```ts
+ * declare module 'matrix-background-updates' {
+ *   interface StorageCapabilities {
+ *     notes: { readNotes(after: number, limit: number): Promise<Note[]> }
+ *   }
+ * }
+ * ```
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by declaration merging
+export interface StorageCapabilities {}
+
+/** The read interface of capability `K`: its registered type, or `unknown` for a name not registered. */
+export type CapabilityReader<K extends string> = K extends keyof StorageCapabilities
+  ? StorageCapabilities[K]
+  : unknown
+
+/**
+ * One write of a batch, as data. The adapter applies it inside the batch's transaction through the
+ * capability's operation `op`; the runner never interprets it.
+ */
+export interface StorageWrite<Row = unknown> {
+  /** The capability that owns the operation, such as `events`. */
+  readonly capability: string
+
+  /** The operation of that capability, such as `replaceSignatures`. */
+  readonly op: string
+
+  /** The rows to write. Their shape is defined by the capability's operation. */
+  readonly rows: readonly Row[]
+
+  /**
+   * A condition the operation checks per row, such as "only if unchanged since it was read". Its
+   * meaning is defined by the operation; a row that fails it is skipped, not written, and reported.
+   */
+  readonly condition?: JsonValue
+}
+
+/** What became of one {@link StorageWrite} of a committed batch. */
+export interface WriteResult {
+  /** The capability of the write. */
+  readonly capability: string
+
+  /** The operation of the write. */
+  readonly op: string
+
+  /** How many of its rows were written. */
+  readonly applied: number
+
+  /** The rows that were not written because their condition failed, as given in the write. */
+  readonly skipped: readonly unknown[]
+}
+
+/** What the writes of a batch did, in the order of the writes. Given to progress functions. */
+export interface WriteReport {
+  /** One entry per write. */
+  readonly writes: readonly WriteResult[]
+
+  /** The number of rows skipped over all writes. */
+  readonly skippedCount: number
+}

@@ -1,0 +1,390 @@
+import { type KeyProvider, loadCurrentKey, loadOldVerifyKeys } from '../adapters/key-provider.js'
+import { decodeBase64, describeType } from '../matrix/base64.js'
+import { encodeCanonicalJson, type JsonObject } from '../matrix/canonical-json.js'
+import { CanonicalJsonError } from '../matrix/errors.js'
+import { computeContentHash, eventIdUnder, withoutDerivedEventId } from '../matrix/event-hashes.js'
+import {
+  eventNeedsResigning,
+  resignEvent,
+  senderServerName,
+  verifyEventSignature,
+} from '../matrix/event-signing.js'
+import { isKeyId, type SigningKey, type VerifyKey } from '../matrix/keys.js'
+import { isJsonObject, redactShallow } from '../matrix/redaction.js'
+import {
+  getRoomVersionRules,
+  isKnownRoomVersion,
+  type RoomVersionRules,
+} from '../matrix/room-versions.js'
+import { findSignature } from '../matrix/signing.js'
+
+/**
+ * Why an event was left as it was. A fixed set; each skipped outcome also has a `detail` sentence.
+ *
+ * - `not-ours`: the sender's server name is not ours.
+ * - `already-current`: it already has our signature by the current key id.
+ * - `old-key-mismatch`: an old key was given, and the event has no signature by that key id or that
+ *   signature does not verify with that key.
+ * - `unprovable`: its bytes cannot be shown to be the original ones, or writing it back would
+ *   change more than our signatures (the safety rule; see {@link EventResigner}).
+ * - `unknown-room-version`: its room version is not `"1"` to `"12"`.
+ * - `malformed`: it is not an event: no JSON object, no `type` string, no `content` object, no
+ *   `@user:server` sender, or `signatures` that are not objects of objects.
+ */
+export type ResignSkipReason =
+  | 'not-ours'
+  | 'already-current'
+  | 'old-key-mismatch'
+  | 'unprovable'
+  | 'unknown-room-version'
+  | 'malformed'
+
+/** Every status an event can end a batch with. */
+export type ResignStatus = 'resigned' | ResignSkipReason
+
+/** An event as the store holds it. */
+export interface StoredEvent {
+  /** The event JSON as parsed from the store (Synapse's `event_json.json`). */
+  readonly event: unknown
+  /** The version of the event's room, `"1"` to `"12"`. */
+  readonly roomVersion: string
+  /**
+   * The event ID the store files the event under. From room version 3 the recomputed ID must equal
+   * it (or, without it, an `event_id` inside the JSON) for the event to be re-signed.
+   */
+  readonly eventId?: string | undefined
+}
+
+/** An event that was re-signed: write `event` back and keep `removedSignatures` to undo it. */
+export interface ResignedOutcome {
+  readonly status: 'resigned'
+  /** The stored event ID, or else the `event_id` inside the JSON (always set from v3). */
+  readonly eventId: string | undefined
+  /** The new event: the old one with `signatures[serverName]` holding one signature, by `keyId`. */
+  readonly event: JsonObject
+  /** Our signatures the event had before, key id → value as stored; `{}` when it had none. */
+  readonly removedSignatures: JsonObject
+  /** The key id of the new signature. */
+  readonly keyId: string
+}
+
+/** An event that was left alone, and why. */
+export interface SkippedOutcome {
+  readonly status: ResignSkipReason
+  /** The stored event ID, or the `event_id` inside the JSON, when either exists. */
+  readonly eventId: string | undefined
+  /** One sentence on what was found; names fields and key ids, never content or key material. */
+  readonly detail: string
+}
+
+/** What became of one event of a batch. */
+export type ResignOutcome = ResignedOutcome | SkippedOutcome
+
+/** How to build an {@link EventResigner}. */
+export interface EventResignerOptions {
+  /** Gives the current key (which signs) and the old verify keys (which prove v1/v2 events). */
+  keyProvider: KeyProvider
+  /** Our server name: only events whose sender is on it are re-signed. */
+  serverName: string
+}
+
+/** Options of one batch. */
+export interface ResignBatchOptions {
+  /**
+   * The `old_key` filter: re-sign only events with a signature under this key's id that verifies
+   * with this key over the redacted event.
+   */
+  oldKey?: VerifyKey | undefined
+}
+
+/** What one batch needs to decide each event. */
+interface BatchContext {
+  readonly currentKey: SigningKey
+  readonly knownKeys: readonly VerifyKey[]
+  readonly oldKey: VerifyKey | undefined
+}
+
+/** Whether the bytes of a v3+ event are provable, or a sentence saying why not. */
+type Proof = { readonly proven: true } | { readonly proven: false; readonly detail: string }
+
+const PROVEN: Proof = { proven: true }
+
+function unproven(detail: string): Proof {
+  return { proven: false, detail }
+}
+
+function skip(
+  status: ResignSkipReason,
+  eventId: string | undefined,
+  detail: string,
+): SkippedOutcome {
+  return { status, eventId, detail }
+}
+
+function jsonEventId(event: unknown): string | undefined {
+  return isJsonObject(event) && typeof event.event_id === 'string' ? event.event_id : undefined
+}
+
+/** What makes an event malformed, or undefined when it is well-formed enough to judge. */
+function findMalformation(event: unknown): string | undefined {
+  if (!isJsonObject(event)) return `the event is ${describeType(event)}, not a JSON object`
+  if (typeof event.type !== 'string') return '$.type is not a string'
+  if (!isJsonObject(event.content)) return '$.content is not an object'
+  if (senderServerName(event.sender) === undefined) return '$.sender is not a user ID'
+
+  const signatures = event.signatures
+  if (signatures === undefined) return undefined
+  if (!isJsonObject(signatures)) return '$.signatures is not an object'
+  const entities = Object.values(signatures)
+  return entities.every(isJsonObject) ? undefined : '$.signatures holds a non-object entry'
+}
+
+function describeCanonicalFailure(error: unknown, what: string): string {
+  if (error instanceof CanonicalJsonError) {
+    return `${what} cannot be written as canonical JSON at ${error.path}`
+  }
+  throw error
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index])
+}
+
+/** Whether `hashes.sha256` is the content hash of the event as parsed. */
+function contentHashReproduces(event: JsonObject, rules: RoomVersionRules): boolean {
+  const hashes = event.hashes
+  if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') return false
+  try {
+    const stored = decodeBase64(hashes.sha256)
+    const computed = decodeBase64(computeContentHash(withoutDerivedEventId(event, rules)))
+    return sameBytes(stored, computed)
+  } catch {
+    return false
+  }
+}
+
+/** Whether the event is stored in its redacted form, `signatures` and `unsigned` aside. */
+function storedRedacted(event: JsonObject, rules: RoomVersionRules): boolean {
+  const { signatures: _s, unsigned: _u, ...stored } = event
+  const { signatures: _rs, unsigned: _ru, ...redacted } = redactShallow(event, rules)
+  try {
+    return encodeCanonicalJson(stored) === encodeCanonicalJson(redacted)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Re-signs stored events after a key rotation, deciding for each whether it may be: a pure
+ * computation over a batch (DESIGN decision 7) that returns outcomes and new events as data for the
+ * event_resign job to write.
+ *
+ * The safety rule (DESIGN decision 8). An event is re-signed only when
+ * (a) the bytes to be signed are provably its original ones: from room version 3 the event ID
+ * recomputed from the parsed event equals the stored one; in versions 1 and 2 the content hash
+ * reproduces or our existing signature verifies with a key the KeyProvider knows; and
+ * (b) writing the parsed event back changes nothing but our signatures: the content hash
+ * reproduces, or the event is stored in its redacted form already (as Synapse stores events some
+ * days after their redaction).
+ * Integers beyond 2^53, floats and edited JSON thus end as `unprovable` instead of producing a
+ * signature over other bytes.
+ *
+ * The resigner never throws for one event; it throws only when the key provider or the signer
+ * fails, which fails the whole batch.
+ *
+ * @example
+ * const resigner = new EventResigner({ keyProvider, serverName: 'example.org' })
+ * const outcomes = await resigner.resign([{ event, roomVersion: '10', eventId: '$abc' }])
+ */
+export class EventResigner {
+  readonly #keyProvider: KeyProvider
+  readonly #serverName: string
+
+  /** @throws {TypeError} for a missing key provider or an empty server name. */
+  constructor(options: EventResignerOptions) {
+    const provider = options?.keyProvider
+    if (
+      typeof provider?.currentKey !== 'function' ||
+      typeof provider.oldVerifyKeys !== 'function'
+    ) {
+      throw new TypeError('keyProvider must have currentKey() and oldVerifyKeys()')
+    }
+    if (typeof options.serverName !== 'string' || options.serverName === '') {
+      throw new TypeError('serverName must be a non-empty string')
+    }
+    this.#keyProvider = provider
+    this.#serverName = options.serverName
+  }
+
+  /** Our server name, whose events this resigner re-signs. */
+  get serverName(): string {
+    return this.#serverName
+  }
+
+  /**
+   * Decides and re-signs a batch. Keys are asked of the provider once per batch, so a rotation
+   * between batches takes effect at the next one.
+   *
+   * @returns one outcome per event, in the order given.
+   * @throws {TypeError} when `events` is not an array or `oldKey` is not a verify key.
+   * @throws {SignerError} when the key provider or the signer fails or gives something unusable.
+   */
+  async resign(
+    events: readonly StoredEvent[],
+    options: ResignBatchOptions = {},
+  ): Promise<ResignOutcome[]> {
+    if (!Array.isArray(events)) {
+      throw new TypeError(`events must be an array, got ${describeType(events)}`)
+    }
+    const context = await this.#loadContext(options.oldKey)
+    return Promise.all(events.map((stored) => this.#resignOne(stored, context)))
+  }
+
+  async #loadContext(oldKey: VerifyKey | undefined): Promise<BatchContext> {
+    if (oldKey !== undefined && (!isKeyId(oldKey?.keyId) || typeof oldKey.verify !== 'function')) {
+      throw new TypeError('oldKey must be a VerifyKey')
+    }
+    const currentKey = await loadCurrentKey(this.#keyProvider)
+    const oldKeys = await loadOldVerifyKeys(this.#keyProvider)
+    return { currentKey, knownKeys: [currentKey.verifyKey, ...oldKeys], oldKey }
+  }
+
+  async #resignOne(stored: StoredEvent, context: BatchContext): Promise<ResignOutcome> {
+    const given = typeof stored?.eventId === 'string' ? stored.eventId : undefined
+    const eventId = given ?? jsonEventId(stored?.event)
+    if (!isKnownRoomVersion(stored?.roomVersion)) {
+      return skip('unknown-room-version', eventId, 'the room version is not "1" to "12"')
+    }
+
+    const malformation = findMalformation(stored.event)
+    if (malformation !== undefined) return skip('malformed', eventId, malformation)
+    const event = stored.event as JsonObject
+    const rules = getRoomVersionRules(stored.roomVersion)
+
+    const filtered = await this.#filter(event, rules, eventId, context)
+    if (filtered !== undefined) return filtered
+
+    const proof = await this.#prove(event, rules, given, context)
+    if (!proof.proven) return skip('unprovable', eventId, proof.detail)
+    return this.#resignProven(event, rules, eventId, context)
+  }
+
+  /** Not ours, already current, or not matching the old key; undefined when none applies. */
+  async #filter(
+    event: JsonObject,
+    rules: RoomVersionRules,
+    eventId: string | undefined,
+    context: BatchContext,
+  ): Promise<SkippedOutcome | undefined> {
+    if (senderServerName(event.sender) !== this.#serverName) {
+      return skip('not-ours', eventId, 'the sender is on another server')
+    }
+    if (!eventNeedsResigning(event, this.#serverName, context.currentKey.keyId)) {
+      return skip('already-current', eventId, `signed by ${context.currentKey.keyId} already`)
+    }
+    if (context.oldKey === undefined) return undefined
+    return this.#matchOldKey(event, rules, eventId, context.oldKey)
+  }
+
+  /** The `old_key` filter: a signature under its key id that verifies with it. */
+  async #matchOldKey(
+    event: JsonObject,
+    rules: RoomVersionRules,
+    eventId: string | undefined,
+    oldKey: VerifyKey,
+  ): Promise<SkippedOutcome | undefined> {
+    if (findSignature(event, this.#serverName, oldKey.keyId) === undefined) {
+      return skip('old-key-mismatch', eventId, `no signature by ${oldKey.keyId}`)
+    }
+    if (await verifyEventSignature(event, rules.identifier, this.#serverName, oldKey)) {
+      return undefined
+    }
+    return skip('old-key-mismatch', eventId, `the signature by ${oldKey.keyId} does not verify`)
+  }
+
+  async #prove(
+    event: JsonObject,
+    rules: RoomVersionRules,
+    given: string | undefined,
+    context: BatchContext,
+  ): Promise<Proof> {
+    const inside = jsonEventId(event)
+    if (given !== undefined && inside !== undefined && given !== inside) {
+      return unproven('the event_id inside the JSON differs from the stored event ID')
+    }
+
+    const original =
+      rules.eventIdFormat === 'origin-chosen'
+        ? await this.#proveOriginChosen(event, rules, context)
+        : proveDerivedId(event, rules, given ?? inside)
+    if (!original.proven) return original
+    return proveWriteBack(event, rules)
+  }
+
+  /** Versions 1 and 2: the content hash reproduces or our signature verifies with a known key. */
+  async #proveOriginChosen(
+    event: JsonObject,
+    rules: RoomVersionRules,
+    context: BatchContext,
+  ): Promise<Proof> {
+    if (contentHashReproduces(event, rules)) return PROVEN
+
+    for (const key of context.knownKeys) {
+      if (await verifyEventSignature(event, rules.identifier, this.#serverName, key)) return PROVEN
+    }
+    return unproven('the content hash does not reproduce and no signature of ours verifies')
+  }
+
+  async #resignProven(
+    event: JsonObject,
+    rules: RoomVersionRules,
+    eventId: string | undefined,
+    context: BatchContext,
+  ): Promise<ResignedOutcome> {
+    const signingKey = context.currentKey
+    const resigned = await resignEvent(event, {
+      roomVersion: rules.identifier,
+      serverName: this.#serverName,
+      signingKey,
+    })
+    return {
+      status: 'resigned',
+      eventId,
+      event: resigned,
+      removedSignatures: removedSignaturesOf(event, this.#serverName),
+      keyId: signingKey.keyId,
+    }
+  }
+}
+
+/** From version 3: the event ID recomputed from the parsed event equals the stored one. */
+function proveDerivedId(
+  event: JsonObject,
+  rules: RoomVersionRules,
+  stored: string | undefined,
+): Proof {
+  if (stored === undefined) return unproven('no stored event ID to compare the recomputed one with')
+  try {
+    if (eventIdUnder(event, rules) === stored) return PROVEN
+    return unproven('the recomputed event ID differs from the stored one')
+  } catch (error) {
+    return unproven(describeCanonicalFailure(error, 'the redacted event'))
+  }
+}
+
+/** Writing back changes nothing but our signatures. */
+function proveWriteBack(event: JsonObject, rules: RoomVersionRules): Proof {
+  if (contentHashReproduces(event, rules) || storedRedacted(event, rules)) return PROVEN
+  try {
+    encodeCanonicalJson(withoutDerivedEventId(event, rules))
+  } catch (error) {
+    return unproven(describeCanonicalFailure(error, 'the event'))
+  }
+  return unproven('the content hash does not reproduce and the event is not stored redacted')
+}
+
+function removedSignaturesOf(event: JsonObject, serverName: string): JsonObject {
+  const signatures = event.signatures
+  if (!isJsonObject(signatures) || !Object.hasOwn(signatures, serverName)) return {}
+  return { ...(signatures[serverName] as JsonObject) }
+}
