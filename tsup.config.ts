@@ -51,9 +51,19 @@ export default defineConfig([
     entry: {
       node: 'src/node/index.ts',
       testing: 'src/testing/index.ts',
+      sqlite: 'src/sqlite/index.ts',
     },
     platform: 'node',
     external: selfReference,
     dts: true,
+  },
+  {
+    // The operator CLI (`bin`): an ES module only, loading the package by its own name.
+    ...common,
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    platform: 'node',
+    external: selfReference,
+    banner: { js: '#!/usr/bin/env node' },
   },
 ])

@@ -8,6 +8,7 @@
  */
 
 export * from './adapters/index.js'
+export * from './http/index.js'
 export * from './jobs/index.js'
 export * from './matrix/index.js'
 export * from './runner/index.js'

@@ -1,9 +1,10 @@
 import type { JsonValue } from '../matrix/canonical-json.js'
+import type { BuiltInCapabilities } from './capabilities/index.js'
 
 /**
- * The read side of each storage capability, by name. Empty here: the module that defines a capability
- * adds its entry by declaration merging, so `reader('events')` is typed wherever that module is
- * imported.
+ * The read side of each storage capability, by name: the built-in ones (`events`, `room_state`,
+ * `room_stats`, `undo_log`, `user_directory`), and any other added by declaration merging by the
+ * module that defines it, so `reader(name)` is typed wherever that module is imported.
  *
  * @example
  * ```ts
@@ -14,8 +15,7 @@ import type { JsonValue } from '../matrix/canonical-json.js'
  * }
  * ```
  */
-// biome-ignore lint/suspicious/noEmptyInterface: filled in by declaration merging
-export interface StorageCapabilities {}
+export interface StorageCapabilities extends BuiltInCapabilities {}
 
 /** The read interface of capability `K`: its registered type, or `unknown` for a name not registered. */
 export type CapabilityReader<K extends string> = K extends keyof StorageCapabilities

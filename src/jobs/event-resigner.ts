@@ -104,8 +104,12 @@ interface BatchContext {
   readonly oldKey: VerifyKey | undefined
 }
 
-/** Whether the bytes of a v3+ event are provable, or a sentence saying why not. */
-type Proof = { readonly proven: true } | { readonly proven: false; readonly detail: string }
+/**
+ * Whether the bytes of an event are provable, or a sentence saying why not.
+ *
+ * @internal
+ */
+export type Proof = { readonly proven: true } | { readonly proven: false; readonly detail: string }
 
 const PROVEN: Proof = { proven: true }
 
@@ -125,8 +129,13 @@ function jsonEventId(event: unknown): string | undefined {
   return isJsonObject(event) && typeof event.event_id === 'string' ? event.event_id : undefined
 }
 
-/** What makes an event malformed, or undefined when it is well-formed enough to judge. */
-function findMalformation(event: unknown): string | undefined {
+/**
+ * What makes an event malformed, or undefined when it is well-formed enough to judge. Shared with
+ * the revert.
+ *
+ * @internal
+ */
+export function findMalformation(event: unknown): string | undefined {
   if (!isJsonObject(event)) return `the event is ${describeType(event)}, not a JSON object`
   if (typeof event.type !== 'string') return '$.type is not a string'
   if (!isJsonObject(event.content)) return '$.content is not an object'
@@ -302,37 +311,13 @@ export class EventResigner {
     return skip('old-key-mismatch', eventId, `the signature by ${oldKey.keyId} does not verify`)
   }
 
-  async #prove(
+  #prove(
     event: JsonObject,
     rules: RoomVersionRules,
     given: string | undefined,
     context: BatchContext,
   ): Promise<Proof> {
-    const inside = jsonEventId(event)
-    if (given !== undefined && inside !== undefined && given !== inside) {
-      return unproven('the event_id inside the JSON differs from the stored event ID')
-    }
-
-    const original =
-      rules.eventIdFormat === 'origin-chosen'
-        ? await this.#proveOriginChosen(event, rules, context)
-        : proveDerivedId(event, rules, given ?? inside)
-    if (!original.proven) return original
-    return proveWriteBack(event, rules)
-  }
-
-  /** Versions 1 and 2: the content hash reproduces or our signature verifies with a known key. */
-  async #proveOriginChosen(
-    event: JsonObject,
-    rules: RoomVersionRules,
-    context: BatchContext,
-  ): Promise<Proof> {
-    if (contentHashReproduces(event, rules)) return PROVEN
-
-    for (const key of context.knownKeys) {
-      if (await verifyEventSignature(event, rules.identifier, this.#serverName, key)) return PROVEN
-    }
-    return unproven('the content hash does not reproduce and no signature of ours verifies')
+    return proveSafetyRule(event, rules, given, context.knownKeys, this.#serverName)
   }
 
   async #resignProven(
@@ -355,6 +340,49 @@ export class EventResigner {
       keyId: signingKey.keyId,
     }
   }
+}
+
+/**
+ * The safety rule of {@link EventResigner}, (a) and (b), for a parsed event of a known room version:
+ * whether its bytes are provably the original ones and writing it back changes nothing but our
+ * signatures. `knownKeys` are the verify keys that may prove a version 1 or 2 event. Shared with the
+ * revert, which writes events back under the same rule.
+ *
+ * @internal
+ */
+export async function proveSafetyRule(
+  event: JsonObject,
+  rules: RoomVersionRules,
+  given: string | undefined,
+  knownKeys: readonly VerifyKey[],
+  serverName: string,
+): Promise<Proof> {
+  const inside = jsonEventId(event)
+  if (given !== undefined && inside !== undefined && given !== inside) {
+    return unproven('the event_id inside the JSON differs from the stored event ID')
+  }
+
+  const original =
+    rules.eventIdFormat === 'origin-chosen'
+      ? await proveOriginChosen(event, rules, knownKeys, serverName)
+      : proveDerivedId(event, rules, given ?? inside)
+  if (!original.proven) return original
+  return proveWriteBack(event, rules)
+}
+
+/** Versions 1 and 2: the content hash reproduces or our signature verifies with a known key. */
+async function proveOriginChosen(
+  event: JsonObject,
+  rules: RoomVersionRules,
+  knownKeys: readonly VerifyKey[],
+  serverName: string,
+): Promise<Proof> {
+  if (contentHashReproduces(event, rules)) return PROVEN
+
+  for (const key of knownKeys) {
+    if (await verifyEventSignature(event, rules.identifier, serverName, key)) return PROVEN
+  }
+  return unproven('the content hash does not reproduce and no signature of ours verifies')
 }
 
 /** From version 3: the event ID recomputed from the parsed event equals the stored one. */

@@ -1,4 +1,16 @@
 export {
+  EVENT_RESIGN,
+  EVENT_RESIGN_START,
+  type EventResignJobOptions,
+  eventResignJob,
+} from './event-resign-job.js'
+export { type EventResignParams, validateEventResignParams } from './event-resign-params.js'
+export {
+  EVENT_RESIGN_REVERT,
+  type EventResignRevertJobOptions,
+  eventResignRevertJob,
+} from './event-resign-revert-job.js'
+export {
   EventResigner,
   type EventResignerOptions,
   type ResignBatchOptions,
@@ -9,6 +21,17 @@ export {
   type SkippedOutcome,
   type StoredEvent,
 } from './event-resigner.js'
+export type { RevertSkipReason } from './event-signature-revert.js'
+export {
+  POPULATE_STATS,
+  type PopulateStatsJobOptions,
+  populateStatsJob,
+} from './populate-stats-job.js'
+export {
+  REGENERATE_DIRECTORY_UPDATES,
+  type RegenerateDirectoryJobOptions,
+  regenerateDirectoryJob,
+} from './regenerate-directory-job.js'
 export { type RoomCurrentState, type StateEvent, serverNameOfUserId } from './room-state.js'
 export {
   computeRoomStats,
@@ -17,6 +40,11 @@ export {
   type RoomStatsCurrentRow,
   type RoomStatsStateRow,
 } from './room-stats.js'
+export {
+  UNDO_LOG_PRUNE,
+  type UndoLogPruneJobOptions,
+  undoLogPruneJob,
+} from './undo-log-prune-job.js'
 export {
   computeRoomDirectoryRows,
   type GlobalProfile,

@@ -106,11 +106,12 @@ export interface JobDefinition<Params = unknown> {
   readonly startable?: boolean
 
   /**
-   * Checks raw parameters and returns them typed. Default: the parameters as given.
+   * Checks raw parameters and returns them typed, or a promise of them when a check needs storage or
+   * a key provider. Default: the parameters as given.
    *
    * @throws {JobParameterError} A parameter is invalid.
    */
-  readonly validate?: (params: unknown) => Params
+  readonly validate?: (params: unknown) => Params | Promise<Params>
 
   /** The updates to queue, in order. At least one. */
   readonly updates: readonly UpdateDefinition<Params>[]

@@ -113,6 +113,7 @@ export class BackgroundUpdateRunner {
   #plan: QueuePlan = emptyPlan
   #active: Promise<unknown> | null = null
   #looping = false
+  #started = false
   #stop = new AbortController()
   #stopAborts = false
   #batchAbort: AbortController | null = null
@@ -148,6 +149,23 @@ export class BackgroundUpdateRunner {
   /** Whether background updates are enabled, as this process last saw it. */
   get enabled(): boolean {
     return this.#enabled
+  }
+
+  /**
+   * Whether background updates are enabled. With a lease it reads the flag from storage, so a change
+   * made through another process is seen at once; without one it is this process's flag.
+   */
+  isEnabled(): Promise<boolean> {
+    return this.#refreshEnabled()
+  }
+
+  /**
+   * Starts the loop again when it was started with `start()`, not stopped since, and has ended by an
+   * abort, as Synapse restarts its updater when updates are enabled or a job is started. Does nothing
+   * otherwise, so a runner driven by `runFor()` is left alone.
+   */
+  resume(): void {
+    if (this.#started && this.#active === null && this.#enabled) this.start()
   }
 
   /**
@@ -213,7 +231,7 @@ export class BackgroundUpdateRunner {
     const job = this.#registry.job(jobName)
     if (!job) throw new UnknownJobError(String(jobName))
 
-    const validated = job.validate ? job.validate(params) : params
+    const validated = job.validate ? await job.validate(params) : params
     const rows = job.updates.map((update) => ({
       update_name: update.name,
       progress: update.initialProgress?.(validated) ?? {},
@@ -267,6 +285,7 @@ export class BackgroundUpdateRunner {
     if (this.#active) throw new RunnerBusyError()
 
     this.#prepareRun()
+    this.#started = true
     this.#looping = true
     this.#active = this.#runLoop()
       .catch((error) => this.#logger.error({ err: error }, 'The background update loop failed'))
@@ -282,6 +301,7 @@ export class BackgroundUpdateRunner {
    */
   async stop(options: { readonly abort?: boolean } = {}): Promise<void> {
     const active = this.#active
+    this.#started = false
     this.#stopAborts = options.abort === true
     this.#stop.abort()
     if (this.#stopAborts) this.#batchAbort?.abort(new RunnerStoppedError())

@@ -27,8 +27,8 @@ describe('the documentation examples', () => {
   })
 
   it('runs the README signing example against the built package', async () => {
-    const [example] = codeBlocks(await read('README.md'))
-    expect(example).toContain('signJson')
+    const example = codeBlocks(await read('README.md')).find((block) => block.includes('signJson('))
+    expect(example).toContain('verifySignedJson')
 
     const script = join(installation.folder, 'readme-example.mjs')
     const check =

@@ -23,6 +23,10 @@ const ROOT_NAMES = [
   'selectSigningBackend',
   'CanonicalJsonError',
   'KeyFileError',
+  'createAdminApi',
+  'MissingTokenError',
+  'UnknownTokenError',
+  'ForbiddenError',
 ]
 
 const OPTIONAL = ['pg', 'better-sqlite3', 'express', 'koa', 'hono']

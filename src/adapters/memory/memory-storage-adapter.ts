@@ -14,6 +14,7 @@ import {
   UpdateHasDependentsError,
 } from '../storage-errors.js'
 import { isCommonTransientError } from '../transient-errors.js'
+import { memoryHomeserverCapabilities } from './memory-built-ins.js'
 import type { MemoryCapabilityInstance, MemoryCapabilityModule } from './memory-capability.js'
 import { MemoryLease } from './memory-lease.js'
 import { MemoryJournal, MemoryTable } from './memory-table.js'
@@ -22,6 +23,13 @@ import { MemoryJournal, MemoryTable } from './memory-table.js'
 export interface MemoryStorageAdapterOptions {
   /** Capability modules to install, one per capability. Default none. */
   readonly capabilities?: readonly MemoryCapabilityModule[]
+
+  /**
+   * Installs the built-in capabilities first (`events`, `room_state`, `room_stats`, `undo_log`,
+   * `user_directory`; see {@link memoryHomeserverCapabilities}), so the built-in jobs can be
+   * registered. Default false: the adapter serves the queue and the given modules only.
+   */
+  readonly builtInCapabilities?: boolean
 
   /** The clock of the lease, such as the test kit's fake clock. Default `Date.now`. */
   readonly clock?: { now(): number }
@@ -61,6 +69,9 @@ export class MemoryStorageAdapter implements StorageAdapter {
     this.#isTransient = options.isTransientError ?? isCommonTransientError
     this.#queue = new MemoryTable(this.#journal)
     this.lease = new MemoryLease(this.#now)
+    if (options.builtInCapabilities === true) {
+      for (const module of memoryHomeserverCapabilities()) this.install(module)
+    }
     for (const module of options.capabilities ?? []) this.install(module)
   }
 
