@@ -52,9 +52,20 @@ export default defineConfig([
       node: 'src/node/index.ts',
       testing: 'src/testing/index.ts',
       sqlite: 'src/sqlite/index.ts',
+      postgres: 'src/postgres/index.ts',
     },
     platform: 'node',
     external: selfReference,
+    dts: true,
+  },
+  {
+    // Node only, and loads the optional sodium-native through createRequire(import.meta.url), which
+    // the CommonJS build gets from tsup's shim.
+    ...common,
+    entry: { sodium: 'src/sodium/index.ts' },
+    platform: 'node',
+    external: selfReference,
+    shims: true,
     dts: true,
   },
   {

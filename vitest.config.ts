@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig, type Plugin } from 'vitest/config'
+import { SummaryLineReporter } from './test/summary-reporter.js'
 
 const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
 
@@ -22,6 +23,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    reporters: ['default', new SummaryLineReporter()],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -1,6 +1,7 @@
 import { type Command, commandHelp, parseCommandArgs } from './command.js'
 import { cancelCommand } from './commands/cancel.js'
 import { keysGenerateCommand, keysShowCommand } from './commands/keys.js'
+import { pruneUndoLogCommand } from './commands/prune-undo-log.js'
 import { resignCommand } from './commands/resign.js'
 import {
   disableCommand,
@@ -21,6 +22,7 @@ export const commands: readonly Command[] = [
   watchCommand,
   resignCommand,
   cancelCommand,
+  pruneUndoLogCommand,
   keysGenerateCommand,
   keysShowCommand,
 ]
@@ -36,10 +38,10 @@ Against a running homeserver's admin API (--url, --token or $MATRIX_ADMIN_URL, $
 ${list.slice(0, 5).join('\n')}
 
 Offline, against its database (--sqlite <file> or --postgres <url>):
-${list.slice(5, 7).join('\n')}
+${list.slice(5, 8).join('\n')}
 
 Signing key files:
-${list.slice(7).join('\n')}
+${list.slice(8).join('\n')}
 
 Run 'matrix-bgupdates <command> --help' for a command's options.
 Exit codes: 0 done, 1 failed (the reason is printed), 2 bad arguments, 130 stopped by Ctrl-C.

@@ -84,8 +84,9 @@ async function openSqlite(file: string, prefix: object): Promise<OpenDatabase> {
   const entry = await loadEntry('matrix-background-updates/sqlite', 'SQLite', 'better-sqlite3')
   const Adapter = entry.SqliteStorageAdapter as AdapterClass
   const storage = construct(Adapter, { database: file, ...prefix })
-  await storage.listPendingUpdates().catch(rethrowAsDatabaseError)
-  return { storage, description: `sqlite ${file}`, close: () => storage.close() }
+  const description = `sqlite ${file}`
+  await checkReadable(storage, description)
+  return { storage, description, close: () => storage.close() }
 }
 
 async function openPostgres(url: string, prefix: object): Promise<OpenDatabase> {
@@ -95,8 +96,9 @@ async function openPostgres(url: string, prefix: object): Promise<OpenDatabase> 
     throw new OperationalError('matrix-background-updates/postgres has no PostgresStorageAdapter')
   }
   const storage = construct(Adapter, { connectionString: url, ...prefix })
-  await storage.listPendingUpdates().catch(rethrowAsDatabaseError)
-  return { storage, description: `postgres ${redactUrl(url)}`, close: () => storage.close() }
+  const description = `postgres ${redactUrl(url)}`
+  await checkReadable(storage, description)
+  return { storage, description, close: () => storage.close() }
 }
 
 /** Imports a subpath entry of this package, explaining what is missing when it fails. */
@@ -131,11 +133,17 @@ function construct(Adapter: AdapterClass, options: Record<string, unknown>): Clo
   }
 }
 
-function rethrowAsDatabaseError(error: unknown): never {
-  const message = oneLine(error)
-  const driver = message.match(/Cannot find (?:module|package) '([^']+)'/)?.[1]
-  if (driver) throw new OperationalError(`the database driver is missing: npm install ${driver}`)
-  throw new OperationalError(`cannot read the database: ${message}`)
+/** Reads the queue once, so a database that cannot be reached fails now, with one clear line. */
+async function checkReadable(storage: ClosableAdapter, description: string): Promise<void> {
+  try {
+    await storage.listPendingUpdates()
+  } catch (error) {
+    await Promise.resolve(storage.close()).catch(() => undefined)
+    const message = oneLine(error)
+    const driver = message.match(/Cannot find (?:module|package) '([^']+)'/)?.[1]
+    if (driver) throw new OperationalError(`the database driver is missing: npm install ${driver}`)
+    throw new OperationalError(`cannot read the database ${description}: ${message}`)
+  }
 }
 
 /** A database URL without its password, for messages. */

@@ -21,7 +21,12 @@ import {
   parseOldKey,
   validateEventResignParams,
 } from './event-resign-params.js'
-import { EventResigner, type ResignOutcome, type StoredEvent } from './event-resigner.js'
+import {
+  EventResigner,
+  type EventResignerOptions,
+  type ResignOutcome,
+  type StoredEvent,
+} from './event-resigner.js'
 import { addCounts, addKinds, notifyHost, type OutcomeCounts, readCounts } from './job-progress.js'
 import { assertServerName } from './room-state.js'
 import { logSkipped, type SkippedEvent } from './skip-log.js'
@@ -48,6 +53,12 @@ export interface EventResignJobOptions {
 
   /** Where the job logs a refusal and failed callbacks. Default silent. */
   readonly logger?: Logger
+
+  /**
+   * Events of a batch in flight at once (default 16); see {@link EventResignerOptions.concurrency}
+   * and docs/performance.md for a live server against a maintenance window.
+   */
+  readonly concurrency?: number
 }
 
 /** The progress of `event_resign`, as committed after each batch. */

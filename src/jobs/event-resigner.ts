@@ -1,13 +1,22 @@
 import { type KeyProvider, loadCurrentKey, loadOldVerifyKeys } from '../adapters/key-provider.js'
 import { decodeBase64, describeType } from '../matrix/base64.js'
-import { encodeCanonicalJson, type JsonObject } from '../matrix/canonical-json.js'
+import {
+  encodeCanonicalJson,
+  encodeCanonicalJsonBytes,
+  type JsonObject,
+} from '../matrix/canonical-json.js'
 import { CanonicalJsonError } from '../matrix/errors.js'
-import { computeContentHash, eventIdUnder, withoutDerivedEventId } from '../matrix/event-hashes.js'
+import {
+  contentHashBytes,
+  eventIdFromSignedBytes,
+  signedForm,
+  withoutDerivedEventId,
+} from '../matrix/event-hashes.js'
 import {
   eventNeedsResigning,
-  resignEvent,
+  resignSignedBytes,
   senderServerName,
-  verifyEventSignature,
+  verifySignedBytes,
 } from '../matrix/event-signing.js'
 import { isKeyId, type SigningKey, type VerifyKey } from '../matrix/keys.js'
 import { isJsonObject, redactShallow } from '../matrix/redaction.js'
@@ -86,7 +95,17 @@ export interface EventResignerOptions {
   keyProvider: KeyProvider
   /** Our server name: only events whose sender is on it are re-signed. */
   serverName: string
+  /**
+   * How many events of a batch are in flight at once (default 16). It matters when signing is
+   * asynchronous: WebCrypto's thread pool, a remote signer, or the worker threads of
+   * `matrix-background-updates/sodium`; a synchronous signer runs one event after another anyway.
+   * Raise it (to 64 or the batch size) in a maintenance window; 1 signs one event at a time.
+   */
+  concurrency?: number
 }
+
+/** Events of a batch in flight at once, unless the options say otherwise. */
+export const DEFAULT_RESIGN_CONCURRENCY = 16
 
 /** Options of one batch. */
 export interface ResignBatchOptions {
@@ -165,11 +184,88 @@ function contentHashReproduces(event: JsonObject, rules: RoomVersionRules): bool
   if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') return false
   try {
     const stored = decodeBase64(hashes.sha256)
-    const computed = decodeBase64(computeContentHash(withoutDerivedEventId(event, rules)))
-    return sameBytes(stored, computed)
+    return sameBytes(stored, contentHashBytes(withoutDerivedEventId(event, rules)))
   } catch {
     return false
   }
+}
+
+/**
+ * The canonical encodings of one parsed event, each made at most once however many checks need
+ * it: the signed form serves the event ID, the `old_key` check, a v1/v2 proof and the new
+ * signature; the content hash serves both halves of the safety rule. The event must not change
+ * while this is in use, and nothing here changes it.
+ *
+ * @internal
+ */
+export class EventEncodings {
+  readonly event: JsonObject
+  readonly rules: RoomVersionRules
+  #signedBytes: Uint8Array | undefined
+  #contentHashMatches: boolean | undefined
+
+  constructor(event: JsonObject, rules: RoomVersionRules) {
+    this.event = event
+    this.rules = rules
+  }
+
+  /**
+   * The canonical bytes of the redacted event without `signatures` and `unsigned` (and, from v3,
+   * `event_id`): what the reference hash and every signature of the event cover.
+   *
+   * @throws {CanonicalJsonError} when the redacted event cannot be written as canonical JSON.
+   */
+  signedBytes(): Uint8Array {
+    this.#signedBytes ??= encodeCanonicalJsonBytes(signedForm(this.event, this.rules))
+    return this.#signedBytes
+  }
+
+  /** Whether `hashes.sha256` is the content hash of the event as parsed. */
+  contentHashReproduces(): boolean {
+    this.#contentHashMatches ??= contentHashReproduces(this.event, this.rules)
+    return this.#contentHashMatches
+  }
+
+  /** Whether `serverName`'s signature by `key` verifies; false when it cannot be checked. */
+  async verifies(serverName: string, key: VerifyKey): Promise<boolean> {
+    if (findSignature(this.event, serverName, key.keyId) === undefined) return false
+    let signedBytes: Uint8Array
+    try {
+      signedBytes = this.signedBytes()
+    } catch {
+      return false
+    }
+    // A copy: a verify key may come from a host's KeyProvider, and the bytes are signed later.
+    return verifySignedBytes(this.event, signedBytes.slice(), serverName, key)
+  }
+}
+
+/**
+ * Runs `task` over every item with at most `limit` in flight; results keep the items' order. After
+ * a rejection no further item is started, and the first rejection is the result.
+ */
+async function mapInFlight<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  let failed = false
+  const lane = async () => {
+    while (next < items.length && !failed) {
+      const index = next++
+      try {
+        results[index] = await task(items[index] as T)
+      } catch (error) {
+        failed = true
+        throw error
+      }
+    }
+  }
+
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
+  return results
 }
 
 /** Whether the event is stored in its redacted form, `signatures` and `unsigned` aside. */
@@ -208,8 +304,12 @@ function storedRedacted(event: JsonObject, rules: RoomVersionRules): boolean {
 export class EventResigner {
   readonly #keyProvider: KeyProvider
   readonly #serverName: string
+  readonly #concurrency: number
 
-  /** @throws {TypeError} for a missing key provider or an empty server name. */
+  /**
+   * @throws {TypeError} for a missing key provider or an empty server name.
+   * @throws {RangeError} for a `concurrency` that is not a positive integer.
+   */
   constructor(options: EventResignerOptions) {
     const provider = options?.keyProvider
     if (
@@ -221,8 +321,13 @@ export class EventResigner {
     if (typeof options.serverName !== 'string' || options.serverName === '') {
       throw new TypeError('serverName must be a non-empty string')
     }
+    const concurrency = options.concurrency ?? DEFAULT_RESIGN_CONCURRENCY
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`concurrency must be a positive integer, got ${String(concurrency)}`)
+    }
     this.#keyProvider = provider
     this.#serverName = options.serverName
+    this.#concurrency = concurrency
   }
 
   /** Our server name, whose events this resigner re-signs. */
@@ -246,7 +351,7 @@ export class EventResigner {
       throw new TypeError(`events must be an array, got ${describeType(events)}`)
     }
     const context = await this.#loadContext(options.oldKey)
-    return Promise.all(events.map((stored) => this.#resignOne(stored, context)))
+    return mapInFlight(events, this.#concurrency, (stored) => this.#resignOne(stored, context))
   }
 
   async #loadContext(oldKey: VerifyKey | undefined): Promise<BatchContext> {
@@ -268,23 +373,23 @@ export class EventResigner {
     const malformation = findMalformation(stored.event)
     if (malformation !== undefined) return skip('malformed', eventId, malformation)
     const event = stored.event as JsonObject
-    const rules = getRoomVersionRules(stored.roomVersion)
+    const encodings = new EventEncodings(event, getRoomVersionRules(stored.roomVersion))
 
-    const filtered = await this.#filter(event, rules, eventId, context)
+    const filtered = await this.#filter(encodings, eventId, context)
     if (filtered !== undefined) return filtered
 
-    const proof = await this.#prove(event, rules, given, context)
+    const proof = await this.#prove(encodings, given, context)
     if (!proof.proven) return skip('unprovable', eventId, proof.detail)
-    return this.#resignProven(event, rules, eventId, context)
+    return this.#resignProven(encodings, eventId, context)
   }
 
   /** Not ours, already current, or not matching the old key; undefined when none applies. */
   async #filter(
-    event: JsonObject,
-    rules: RoomVersionRules,
+    encodings: EventEncodings,
     eventId: string | undefined,
     context: BatchContext,
   ): Promise<SkippedOutcome | undefined> {
+    const event = encodings.event
     if (senderServerName(event.sender) !== this.#serverName) {
       return skip('not-ours', eventId, 'the sender is on another server')
     }
@@ -292,51 +397,49 @@ export class EventResigner {
       return skip('already-current', eventId, `signed by ${context.currentKey.keyId} already`)
     }
     if (context.oldKey === undefined) return undefined
-    return this.#matchOldKey(event, rules, eventId, context.oldKey)
+    return this.#matchOldKey(encodings, eventId, context.oldKey)
   }
 
   /** The `old_key` filter: a signature under its key id that verifies with it. */
   async #matchOldKey(
-    event: JsonObject,
-    rules: RoomVersionRules,
+    encodings: EventEncodings,
     eventId: string | undefined,
     oldKey: VerifyKey,
   ): Promise<SkippedOutcome | undefined> {
-    if (findSignature(event, this.#serverName, oldKey.keyId) === undefined) {
+    if (findSignature(encodings.event, this.#serverName, oldKey.keyId) === undefined) {
       return skip('old-key-mismatch', eventId, `no signature by ${oldKey.keyId}`)
     }
-    if (await verifyEventSignature(event, rules.identifier, this.#serverName, oldKey)) {
-      return undefined
-    }
+    if (await encodings.verifies(this.#serverName, oldKey)) return undefined
     return skip('old-key-mismatch', eventId, `the signature by ${oldKey.keyId} does not verify`)
   }
 
   #prove(
-    event: JsonObject,
-    rules: RoomVersionRules,
+    encodings: EventEncodings,
     given: string | undefined,
     context: BatchContext,
   ): Promise<Proof> {
-    return proveSafetyRule(event, rules, given, context.knownKeys, this.#serverName)
+    const { event, rules } = encodings
+    return proveSafetyRule(event, rules, given, context.knownKeys, this.#serverName, encodings)
   }
 
+  /** Signs the very bytes the proof encoded: the signed form is encoded once per event. */
   async #resignProven(
-    event: JsonObject,
-    rules: RoomVersionRules,
+    encodings: EventEncodings,
     eventId: string | undefined,
     context: BatchContext,
   ): Promise<ResignedOutcome> {
     const signingKey = context.currentKey
-    const resigned = await resignEvent(event, {
-      roomVersion: rules.identifier,
-      serverName: this.#serverName,
+    const resigned = await resignSignedBytes(
+      encodings.event,
+      encodings.signedBytes(),
+      this.#serverName,
       signingKey,
-    })
+    )
     return {
       status: 'resigned',
       eventId,
       event: resigned,
-      removedSignatures: removedSignaturesOf(event, this.#serverName),
+      removedSignatures: removedSignaturesOf(encodings.event, this.#serverName),
       keyId: signingKey.keyId,
     }
   }
@@ -346,7 +449,8 @@ export class EventResigner {
  * The safety rule of {@link EventResigner}, (a) and (b), for a parsed event of a known room version:
  * whether its bytes are provably the original ones and writing it back changes nothing but our
  * signatures. `knownKeys` are the verify keys that may prove a version 1 or 2 event. Shared with the
- * revert, which writes events back under the same rule.
+ * revert, which writes events back under the same rule. `encodings` must be of this event under
+ * these rules; the resigner passes its own so that the signature reuses the bytes proven here.
  *
  * @internal
  */
@@ -356,6 +460,7 @@ export async function proveSafetyRule(
   given: string | undefined,
   knownKeys: readonly VerifyKey[],
   serverName: string,
+  encodings: EventEncodings = new EventEncodings(event, rules),
 ): Promise<Proof> {
   const inside = jsonEventId(event)
   if (given !== undefined && inside !== undefined && given !== inside) {
@@ -364,36 +469,31 @@ export async function proveSafetyRule(
 
   const original =
     rules.eventIdFormat === 'origin-chosen'
-      ? await proveOriginChosen(event, rules, knownKeys, serverName)
-      : proveDerivedId(event, rules, given ?? inside)
+      ? await proveOriginChosen(encodings, knownKeys, serverName)
+      : proveDerivedId(encodings, given ?? inside)
   if (!original.proven) return original
-  return proveWriteBack(event, rules)
+  return proveWriteBack(encodings)
 }
 
 /** Versions 1 and 2: the content hash reproduces or our signature verifies with a known key. */
 async function proveOriginChosen(
-  event: JsonObject,
-  rules: RoomVersionRules,
+  encodings: EventEncodings,
   knownKeys: readonly VerifyKey[],
   serverName: string,
 ): Promise<Proof> {
-  if (contentHashReproduces(event, rules)) return PROVEN
+  if (encodings.contentHashReproduces()) return PROVEN
 
   for (const key of knownKeys) {
-    if (await verifyEventSignature(event, rules.identifier, serverName, key)) return PROVEN
+    if (await encodings.verifies(serverName, key)) return PROVEN
   }
   return unproven('the content hash does not reproduce and no signature of ours verifies')
 }
 
 /** From version 3: the event ID recomputed from the parsed event equals the stored one. */
-function proveDerivedId(
-  event: JsonObject,
-  rules: RoomVersionRules,
-  stored: string | undefined,
-): Proof {
+function proveDerivedId(encodings: EventEncodings, stored: string | undefined): Proof {
   if (stored === undefined) return unproven('no stored event ID to compare the recomputed one with')
   try {
-    if (eventIdUnder(event, rules) === stored) return PROVEN
+    if (eventIdFromSignedBytes(encodings.signedBytes(), encodings.rules) === stored) return PROVEN
     return unproven('the recomputed event ID differs from the stored one')
   } catch (error) {
     return unproven(describeCanonicalFailure(error, 'the redacted event'))
@@ -401,8 +501,9 @@ function proveDerivedId(
 }
 
 /** Writing back changes nothing but our signatures. */
-function proveWriteBack(event: JsonObject, rules: RoomVersionRules): Proof {
-  if (contentHashReproduces(event, rules) || storedRedacted(event, rules)) return PROVEN
+function proveWriteBack(encodings: EventEncodings): Proof {
+  const { event, rules } = encodings
+  if (encodings.contentHashReproduces() || storedRedacted(event, rules)) return PROVEN
   try {
     encodeCanonicalJson(withoutDerivedEventId(event, rules))
   } catch (error) {

@@ -8,8 +8,6 @@ export interface JsonObject {
   [key: string]: JsonValue
 }
 
-const MAX_SAFE = Number.MAX_SAFE_INTEGER
-
 /**
  * Compares two strings by Unicode code point, as canonical JSON sorts keys. JavaScript compares UTF-16
  * code units, which puts astral characters (stored as surrogates, D800–DFFF) before E000–FFFF; at the
@@ -39,28 +37,48 @@ function isWellFormed(text: string): boolean {
 
 const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
-function childPath(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`
-  return SIMPLE_KEY.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+/**
+ * Where the encoder is: the keys and indexes from the root down. Kept as a stack and written out
+ * as `$.a[0]["b c"]` only when an error needs it, so a value that encodes pays for no path text.
+ */
+type Trail = Array<string | number>
+
+function pathOf(trail: Trail): string {
+  let path = '$'
+  for (const key of trail) {
+    if (typeof key === 'number') path += `[${key}]`
+    else path += SIMPLE_KEY.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`
+  }
+  return path
 }
+
+/**
+ * Strings without a quote, a backslash, a control character or any surrogate: written between
+ * quotes as they are, which is what `JSON.stringify` would give, at half the cost.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what needs escapes.
+const NEEDS_NO_ESCAPE = /^[^"\\\u0000-\u001F\uD800-\uDFFF]*$/
 
 /**
  * Writes a string as canonical JSON does. For well-formed strings `JSON.stringify` emits exactly the
  * escapes of the specification's grammar: `\"`, `\\`, `\b \f \n \r \t`, and `\u00xx` in lower-case
  * hex for the other control characters; everything else, U+007F and U+2028 included, stays literal.
  */
-function encodeString(text: string, path: string): string {
-  if (!isWellFormed(text)) throw new CanonicalJsonError(path, 'string holds a lone surrogate')
+function encodeString(text: string, trail: Trail): string {
+  if (NEEDS_NO_ESCAPE.test(text)) return `"${text}"`
+  if (!isWellFormed(text)) {
+    throw new CanonicalJsonError(pathOf(trail), 'string holds a lone surrogate')
+  }
   return JSON.stringify(text)
 }
 
-function encodeNumber(value: number, path: string): string {
+function encodeNumber(value: number, trail: Trail): string {
+  if (Number.isSafeInteger(value)) return value === 0 ? '0' : String(value)
+
+  const path = pathOf(trail)
   if (!Number.isFinite(value)) throw new CanonicalJsonError(path, 'NaN and Infinity are not JSON')
   if (!Number.isInteger(value)) throw new CanonicalJsonError(path, 'floats are not allowed')
-  if (value > MAX_SAFE || value < -MAX_SAFE) {
-    throw new CanonicalJsonError(path, 'integers must lie within ±(2^53 − 1)')
-  }
-  return value === 0 ? '0' : String(value)
+  throw new CanonicalJsonError(path, 'integers must lie within ±(2^53 − 1)')
 }
 
 function isPlainObject(value: object): boolean {
@@ -68,45 +86,47 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null
 }
 
-function encodeValue(value: unknown, path: string, ancestors: Set<object>): string {
+function encodeValue(value: unknown, trail: Trail, ancestors: Set<object>): string {
   switch (typeof value) {
     case 'string':
-      return encodeString(value, path)
+      return encodeString(value, trail)
     case 'number':
-      return encodeNumber(value, path)
+      return encodeNumber(value, trail)
     case 'boolean':
       return value ? 'true' : 'false'
     case 'object':
       if (value === null) return 'null'
-      return encodeContainer(value, path, ancestors)
+      return encodeContainer(value, trail, ancestors)
     default:
-      throw new CanonicalJsonError(path, `${typeof value} is not a JSON value`)
+      throw new CanonicalJsonError(pathOf(trail), `${typeof value} is not a JSON value`)
   }
 }
 
-function encodeContainer(value: object, path: string, ancestors: Set<object>): string {
-  if (ancestors.has(value)) throw new CanonicalJsonError(path, 'the value contains itself')
+function encodeContainer(value: object, trail: Trail, ancestors: Set<object>): string {
+  if (ancestors.has(value)) throw new CanonicalJsonError(pathOf(trail), 'the value contains itself')
   ancestors.add(value)
   const text = Array.isArray(value)
-    ? encodeArray(value, path, ancestors)
-    : encodeObject(value, path, ancestors)
+    ? encodeArray(value, trail, ancestors)
+    : encodeObject(value, trail, ancestors)
   ancestors.delete(value)
   return text
 }
 
-function encodeArray(items: unknown[], path: string, ancestors: Set<object>): string {
+function encodeArray(items: unknown[], trail: Trail, ancestors: Set<object>): string {
   let out = '['
   for (let i = 0; i < items.length; i++) {
     if (i > 0) out += ','
-    out += encodeValue(items[i], childPath(path, i), ancestors)
+    trail.push(i)
+    out += encodeValue(items[i], trail, ancestors)
+    trail.pop()
   }
   return `${out}]`
 }
 
-function encodeObject(object: object, path: string, ancestors: Set<object>): string {
+function encodeObject(object: object, trail: Trail, ancestors: Set<object>): string {
   if (!isPlainObject(object)) {
     throw new CanonicalJsonError(
-      path,
+      pathOf(trail),
       `${object.constructor?.name ?? 'object'} is not a plain object`,
     )
   }
@@ -116,9 +136,10 @@ function encodeObject(object: object, path: string, ancestors: Set<object>): str
   let out = '{'
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
-    const keyPath = childPath(path, key)
     if (i > 0) out += ','
-    out += `${encodeString(key, keyPath)}:${encodeValue(record[key], keyPath, ancestors)}`
+    trail.push(key)
+    out += `${encodeString(key, trail)}:${encodeValue(record[key], trail, ancestors)}`
+    trail.pop()
   }
   return `${out}}`
 }
@@ -139,7 +160,7 @@ function encodeObject(object: object, path: string, ancestors: Set<object>): str
  */
 export function encodeCanonicalJson(value: unknown): string {
   try {
-    return encodeValue(value, '$', new Set())
+    return encodeValue(value, [], new Set())
   } catch (error) {
     if (error instanceof RangeError) throw new CanonicalJsonError('$', 'nested too deeply')
     throw error

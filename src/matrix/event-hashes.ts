@@ -49,7 +49,12 @@ export function signedForm(event: JsonObject, rules: RoomVersionRules): JsonObje
  */
 export function computeContentHash(event: object): string {
   assertEventObject(event)
-  return encodeBase64(sha256(encodeCanonicalJsonBytes(contentHashForm(event))))
+  return encodeBase64(contentHashBytes(event))
+}
+
+/** The content hash as bytes, for callers that compare it rather than store it. @internal */
+export function contentHashBytes(event: JsonObject): Uint8Array {
+  return sha256(encodeCanonicalJsonBytes(contentHashForm(event)))
 }
 
 /** The reference hash as bytes, for callers that hold the room version's rules. @internal */
@@ -85,7 +90,17 @@ export function computeEventReferenceHash(event: object, roomVersion: string): s
 /** The event ID under already resolved rules. @internal */
 export function eventIdUnder(event: JsonObject, rules: RoomVersionRules): string {
   if (rules.eventIdFormat === 'origin-chosen') throw new EventIdNotDerivedError(rules.identifier)
-  return `$${encodeReferenceHash(referenceHashBytes(event, rules), rules)}`
+  return eventIdFromSignedBytes(encodeCanonicalJsonBytes(signedForm(event, rules)), rules)
+}
+
+/**
+ * The event ID from the canonical bytes of {@link signedForm}, which an event's signatures cover
+ * too: a caller that signs or verifies the same event encodes it once for both.
+ * @internal
+ */
+export function eventIdFromSignedBytes(signedBytes: Uint8Array, rules: RoomVersionRules): string {
+  if (rules.eventIdFormat === 'origin-chosen') throw new EventIdNotDerivedError(rules.identifier)
+  return `$${encodeReferenceHash(sha256(signedBytes), rules)}`
 }
 
 /**

@@ -68,6 +68,46 @@ async function signSignedForm(
   return encodeBase64(await signWith(signingKey, message))
 }
 
+/**
+ * {@link resignEvent} for a caller that holds the canonical bytes of the event's signed form
+ * already (`encodeCanonicalJsonBytes(signedForm(event, rules))`, computed from this very object),
+ * so they are encoded once for the event ID check and the signature. Checks nothing else.
+ * @internal
+ */
+export async function resignSignedBytes(
+  event: JsonObject,
+  signedBytes: Uint8Array,
+  serverName: string,
+  signingKey: SigningKey,
+): Promise<JsonObject> {
+  const signature = encodeBase64(await signWith(signingKey, signedBytes))
+  const signatures = copySignatures(event.signatures)
+  setEntity(signatures, serverName, { [signingKey.keyId]: signature })
+  return { ...event, signatures }
+}
+
+/**
+ * {@link verifyEventSignature} over the canonical bytes of the event's signed form, computed by
+ * the caller from this very object. False for a missing, malformed or failing signature.
+ * @internal
+ */
+export async function verifySignedBytes(
+  event: JsonObject,
+  signedBytes: Uint8Array,
+  serverName: string,
+  verifyKey: VerifyKey,
+): Promise<boolean> {
+  const encoded = findSignature(event, serverName, verifyKey?.keyId)
+  if (encoded === undefined) return false
+  try {
+    const signature = decodeBase64(encoded)
+    if (signature.length !== 64) return false
+    return (await verifyKey.verify(signedBytes, signature)) === true
+  } catch {
+    return false
+  }
+}
+
 /** The event with `hashes.sha256` set to its content hash; other hash algorithms are kept. */
 function withContentHash(event: JsonObject, rules: RoomVersionRules): JsonObject {
   const sha256 = computeContentHash(withoutDerivedEventId(event, rules))
@@ -206,9 +246,12 @@ export async function resignEvent<T extends object>(
   assertServerName(options.serverName)
   assertSigningKey(options.signingKey, 'resignEvent')
 
-  const signature = await signSignedForm(event, rules, options.signingKey)
-
-  const signatures = copySignatures(event.signatures)
-  setEntity(signatures, options.serverName, { [options.signingKey.keyId]: signature })
-  return { ...event, signatures } as unknown as T & { signatures: Signatures }
+  const signedBytes = encodeCanonicalJsonBytes(signedForm(event, rules))
+  const resigned = await resignSignedBytes(
+    event,
+    signedBytes,
+    options.serverName,
+    options.signingKey,
+  )
+  return resigned as unknown as T & { signatures: Signatures }
 }

@@ -7,7 +7,11 @@ export {
   type JsonValue,
 } from './canonical-json.js'
 export { backendName as cryptoBackendName } from './crypto/backend.js'
-export { type SigningBackendName, selectSigningBackend } from './crypto/selection.js'
+export {
+  type SigningBackend,
+  type SigningBackendName,
+  selectSigningBackend,
+} from './crypto/selection.js'
 export * from './errors.js'
 export {
   computeContentHash,

@@ -116,10 +116,12 @@ function redactContent(type: string, content: JsonObject, rules: RoomVersionRule
   return kept
 }
 
+// The top-level key lists, built once rather than for every event redacted.
+const KEPT_FROM_V11: readonly string[] = KEPT_KEYS
+const KEPT_BEFORE_V11: readonly string[] = [...KEPT_KEYS, ...KEPT_KEYS_BEFORE_V11]
+
 function topLevelKeys(type: string, rules: RoomVersionRules): readonly string[] {
-  const keys: string[] = rules.updatedRedactionRules
-    ? [...KEPT_KEYS]
-    : [...KEPT_KEYS, ...KEPT_KEYS_BEFORE_V11]
+  const keys = rules.updatedRedactionRules ? KEPT_FROM_V11 : KEPT_BEFORE_V11
   if (type === 'm.room.create' && rules.roomIdIsCreateEventId) {
     return keys.filter((key) => key !== 'room_id')
   }

@@ -73,7 +73,7 @@ export interface RunnerOptions {
   /** This runner's name in the lease. Default: a random UUID. */
   readonly leaseOwner?: string
 
-  /** How long the lease lasts without renewal, in ms. Default 30,000. */
+  /** How long the lease lasts without renewal, in ms. Default 10,000. */
   readonly leaseDurationMs?: number
 
   /** With a lease: how often an idle holder or a waiting process looks again, in ms. Default 5,000. */
@@ -127,7 +127,7 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerSettings {
     retryMaxDelayMs: options.retryMaxDelayMs ?? 10_000,
     useLease: options.useLease ?? true,
     leaseOwner: options.leaseOwner ?? globalThis.crypto.randomUUID(),
-    leaseDurationMs: options.leaseDurationMs ?? 30_000,
+    leaseDurationMs: options.leaseDurationMs ?? 10_000,
     pollIntervalMs: options.pollIntervalMs ?? 5_000,
     controller: options.controller ?? null,
   }

@@ -212,6 +212,36 @@ describe('matrix-bgupdates resign against a SQLite database', () => {
     expect(await queued()).toEqual([])
   })
 
+  it('prunes the undo log once the rotation is final, after which --revert changes nothing', async () => {
+    const resigned = await runCli(resignArgs('--json'))
+    const total = outcomesOf(jsonLines(resigned.stdout).at(-1)).resigned
+    const afterResign = storedJson()
+
+    const pruned = await runCli([
+      'prune-undo-log',
+      '--sqlite',
+      files.database,
+      '--server-name',
+      SERVER_NAME,
+      '--json',
+    ])
+    const reverted = await runCli(resignArgs('--revert'))
+
+    expect(pruned.code).toBe(0)
+    expect(jsonLines(pruned.stdout).at(-1)).toEqual({ type: 'result', done: true, pruned: total })
+    expect(reverted.code).toBe(0)
+    expect(reverted.stdout).toContain('event_resign_revert is done: 0 events reverted.')
+    expect(storedJson()).toEqual(afterResign)
+    expect(await queued()).toEqual([])
+  })
+
+  it('refuses prune-undo-log without --server-name with exit code 2', async () => {
+    const result = await runCli(['prune-undo-log', '--sqlite', files.database])
+
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
   it('refuses --revert with --old-key, --before-ts or --dry-run with exit code 2', async () => {
     const result = await runCli(resignArgs('--revert', '--dry-run'))
 

@@ -1,10 +1,13 @@
 /**
  * The child process of the crash test: runs one job (event_resign or event_resign_revert) over a
- * SQLite file until it leaves the queue, and SIGKILLs itself at a fail point named in the
+ * SQLite file or a PostgreSQL schema until it leaves the queue, and SIGKILLs itself at a fail point named in the
  * environment. The fail points are made here, by wrapping the job and the capability modules; the
  * library needs no hook for them.
  *
- * CRASH_DB      the SQLite file (migrated, seeded, the job queued)
+ * CRASH_ADAPTER sqlite | postgres
+ * CRASH_DB      the SQLite file, or the PostgreSQL connection string (migrated, seeded, the job
+ *               queued)
+ * CRASH_SCHEMA  the PostgreSQL schema of the store
  * CRASH_KEYS    JSON [oldSeedBase64, newSeedBase64]
  * CRASH_JOB     event_resign | event_resign_revert
  * CRASH_POINT   mid-apply | before-commit | after-commit | after-final-commit (optional)
@@ -17,9 +20,14 @@ import {
   eventResignRevertJob,
   MemoryKeyProvider,
 } from 'matrix-background-updates'
+import {
+  builtInPostgresCapabilities,
+  PostgresStorageAdapter,
+} from 'matrix-background-updates/postgres'
 import { builtInSqliteCapabilities, SqliteStorageAdapter } from 'matrix-background-updates/sqlite'
 
 const SERVER = 'crash.example'
+const postgres = process.env.CRASH_ADAPTER === 'postgres'
 const point = process.env.CRASH_POINT ?? ''
 const killAt = Number(process.env.CRASH_AT ?? '1')
 let seen = 0
@@ -34,21 +42,36 @@ function reached(name) {
   if (name === point && ++seen === killAt) die()
 }
 
-/** The built-in modules, the event write applying half its rows before the mid-apply point. */
+/**
+ * The built-in modules, the event write applying half its rows before the mid-apply point. The
+ * SQLite operations are synchronous, the PostgreSQL ones take the transaction's client and
+ * resolve; either way the half is written inside the batch's transaction when the child dies.
+ */
 function modules() {
-  return builtInSqliteCapabilities.map((module) => ({
+  const builtIn = postgres ? builtInPostgresCapabilities : builtInSqliteCapabilities
+  return builtIn.map((module) => ({
     name: module.name,
     install(context) {
       const instance = module.install(context)
       if (module.name !== 'events') return instance
       const replace = instance.operations.replace_json
-      const halfway = (write) => {
-        if (point === 'mid-apply' && seen + 1 === killAt && write.rows.length > 1) {
-          replace({ ...write, rows: write.rows.slice(0, Math.ceil(write.rows.length / 2)) })
-        }
-        if (write.rows.length > 0) reached('mid-apply')
-        return replace(write)
-      }
+      const half = (write) =>
+        point === 'mid-apply' && seen + 1 === killAt && write.rows.length > 1
+          ? { ...write, rows: write.rows.slice(0, Math.ceil(write.rows.length / 2)) }
+          : undefined
+      const halfway = postgres
+        ? async (write, client) => {
+            const first = half(write)
+            if (first) await replace(first, client)
+            if (write.rows.length > 0) reached('mid-apply')
+            return replace(write, client)
+          }
+        : (write) => {
+            const first = half(write)
+            if (first) replace(first)
+            if (write.rows.length > 0) reached('mid-apply')
+            return replace(write)
+          }
       return { ...instance, operations: { ...instance.operations, replace_json: halfway } }
     },
   }))
@@ -85,11 +108,18 @@ function keyProvider() {
 }
 
 async function main() {
-  const storage = new SqliteStorageAdapter({
-    database: process.env.CRASH_DB,
-    tablePrefix: 'mbu_',
-    capabilities: modules(),
-  })
+  const storage = postgres
+    ? new PostgresStorageAdapter({
+        connectionString: process.env.CRASH_DB,
+        schema: process.env.CRASH_SCHEMA,
+        maxConnections: 2,
+        capabilities: modules(),
+      })
+    : new SqliteStorageAdapter({
+        database: process.env.CRASH_DB,
+        tablePrefix: 'mbu_',
+        capabilities: modules(),
+      })
   const runner = new BackgroundUpdateRunner({
     storage,
     sleepEnabled: false,

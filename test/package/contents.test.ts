@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ROOT, run } from './install.js'
 
-const OPTIONAL = ['pg', 'better-sqlite3', 'express', 'koa', 'hono']
+const OPTIONAL = ['pg', 'better-sqlite3', 'sodium-native', 'express', 'koa', 'hono']
 
 /** Every module a built file imports or requires, static or dynamic. */
 async function importsOf(file: string): Promise<string[]> {

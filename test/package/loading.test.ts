@@ -29,7 +29,7 @@ const ROOT_NAMES = [
   'ForbiddenError',
 ]
 
-const OPTIONAL = ['pg', 'better-sqlite3', 'express', 'koa', 'hono']
+const OPTIONAL = ['pg', 'better-sqlite3', 'sodium-native', 'express', 'koa', 'hono']
 
 /** What a child process reports of the package it loaded. */
 const REPORT = `

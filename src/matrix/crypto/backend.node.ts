@@ -1,3 +1,4 @@
+import * as nodeCrypto from 'node:crypto'
 import {
   createHash,
   createPrivateKey,
@@ -7,7 +8,7 @@ import {
   verify as nodeVerify,
 } from 'node:crypto'
 import { pureSign, pureVerify } from './pure.js'
-import { selectedSigningBackend } from './selection.js'
+import { pluggedIn, selectedSigningBackend } from './selection.js'
 
 /**
  * The crypto backend of the `node` build (Node, Bun and Deno resolve the `node` export condition):
@@ -53,7 +54,13 @@ function plain(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
 }
 
+// One-shot hashing (Node 20.12+, Bun, Deno) skips a Hash object per call; older Node has createHash.
+const oneShotHash = (
+  nodeCrypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }
+).hash
+
 export function sha256(data: Uint8Array): Uint8Array {
+  if (oneShotHash !== undefined) return plain(oneShotHash('sha256', data, 'buffer'))
   return plain(createHash('sha256').update(data).digest())
 }
 
@@ -63,11 +70,14 @@ export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
 }
 
 /** A signer for one key; the KeyObject is created on first use and then reused. */
-export function createSigner(seed: Uint8Array, _publicKey: Uint8Array): Signer {
+export function createSigner(seed: Uint8Array, publicKey: Uint8Array): Signer {
   const ownSeed = seed.slice()
   let key: KeyObject | undefined
+  const plugged = pluggedIn((backend) => backend.createSigner(ownSeed, publicKey))
 
   return async (message) => {
+    const sign = plugged()
+    if (sign !== undefined) return sign(message)
     if (selectedSigningBackend() === 'pure-js') return pureSign(ownSeed, message)
     key ??= privateKeyObject(ownSeed)
     return plain(nodeSign(null, message, key))
@@ -78,9 +88,12 @@ export function createSigner(seed: Uint8Array, _publicKey: Uint8Array): Signer {
 export function createVerifier(publicKey: Uint8Array): Verifier {
   const ownKey = publicKey.slice()
   let key: KeyObject | undefined
+  const plugged = pluggedIn((backend) => backend.createVerifier(ownKey))
 
   return async (message, signature) => {
     if (signature.length !== 64) return false
+    const verify = plugged()
+    if (verify !== undefined) return (await verify(message, signature)) === true
     if (selectedSigningBackend() === 'pure-js') return pureVerify(ownKey, signature, message)
     try {
       key ??= publicKeyObject(ownKey)

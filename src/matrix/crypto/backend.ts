@@ -1,5 +1,5 @@
 import { purePublicKey, pureSha256, pureSign, pureVerify } from './pure.js'
-import { selectedSigningBackend } from './selection.js'
+import { pluggedIn, selectedSigningBackend } from './selection.js'
 
 /**
  * The crypto backend of the `default` build: WebCrypto Ed25519 for signing and verification, the
@@ -59,8 +59,11 @@ async function useNative(): Promise<boolean> {
 export function createSigner(seed: Uint8Array, publicKey: Uint8Array): Signer {
   const ownSeed = seed.slice()
   let key: Promise<CryptoKey> | undefined
+  const plugged = pluggedIn((backend) => backend.createSigner(ownSeed, publicKey))
 
   return async (message) => {
+    const sign = plugged()
+    if (sign !== undefined) return sign(message)
     const api = subtle()
     if (api === undefined || !(await useNative())) return pureSign(ownSeed, message)
     key ??= importPrivate(api, ownSeed, publicKey)
@@ -72,9 +75,12 @@ export function createSigner(seed: Uint8Array, publicKey: Uint8Array): Signer {
 export function createVerifier(publicKey: Uint8Array): Verifier {
   const ownKey = publicKey.slice()
   let key: Promise<CryptoKey> | undefined
+  const plugged = pluggedIn((backend) => backend.createVerifier(ownKey))
 
   return async (message, signature) => {
     if (signature.length !== 64) return false
+    const verify = plugged()
+    if (verify !== undefined) return (await verify(message, signature)) === true
     const api = subtle()
     if (api === undefined || !(await useNative())) return pureVerify(ownKey, signature, message)
     try {

@@ -1,0 +1,246 @@
+import {
+  APPEND_UNDO_LOG,
+  EVENTS_CAPABILITY,
+  REPLACE_EVENT_JSON,
+  SchemaVersionError,
+  StoredRowError,
+  UNDO_LOG_CAPABILITY,
+} from 'matrix-background-updates'
+import {
+  isPostgresTransientError,
+  PostgresHomeserver,
+  type PostgresPool,
+  PostgresStorageAdapter,
+  type PostgresStorageAdapterOptions,
+} from 'matrix-background-updates/postgres'
+import pg from 'pg'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { freshName, postgresSkipReason, serverConfig } from './postgres-server.js'
+
+const skip = await postgresSkipReason()
+let pool: pg.Pool
+let schema: string
+
+beforeEach(() => {
+  if (skip) return
+  pool = new pg.Pool({ ...serverConfig(), max: 8 })
+  schema = freshName('unit')
+})
+
+afterEach(async () => {
+  if (skip) return
+  await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  await pool.end()
+})
+
+function adapter(options: Partial<PostgresStorageAdapterOptions> = {}) {
+  return new PostgresStorageAdapter({ pool, schema, ...options })
+}
+
+/** A pool that counts the statements sent through it and its clients. */
+function countingPool(target: pg.Pool): { pool: PostgresPool; statements: string[] } {
+  const statements: string[] = []
+  const counting: PostgresPool = {
+    query: (text, values) => {
+      statements.push(text)
+      return target.query(text, values)
+    },
+    async connect() {
+      const client = await target.connect()
+      return {
+        query: (text, values) => {
+          statements.push(text)
+          return client.query(text, values)
+        },
+        release: (error) => client.release(error),
+      }
+    },
+    end: () => target.end(),
+  }
+  return { pool: counting, statements }
+}
+
+function event(index: number) {
+  return {
+    event: {
+      event_id: `$e${index}`,
+      room_id: '!r:example.org',
+      type: 'm.room.message',
+      sender: `@u:example.org`,
+      content: { body: `${index}` },
+    },
+    stream_ordering: index,
+    room_version: '10',
+  }
+}
+
+describe.skipIf(skip)('PostgresStorageAdapter migrate', () => {
+  it('creates the schema once and finds nothing to do the second time', async () => {
+    expect(await adapter().migrate()).toEqual({ fromVersion: 0, toVersion: 1 })
+    expect(await adapter().migrate()).toEqual({ fromVersion: 1, toVersion: 1 })
+  })
+
+  it('creates every table in its schema under the prefix', async () => {
+    await adapter({ tablePrefix: 'mbu_' }).migrate()
+    const result = await pool.query(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+      [schema],
+    )
+    const names = result.rows.map((row) => row.table_name as string)
+
+    expect(names.length).toBeGreaterThan(20)
+    expect(names.filter((name) => !name.startsWith('mbu_'))).toEqual([])
+    expect(names).toContain('mbu_event_resign_undo_log')
+  })
+
+  it('migrates exactly once when several connections migrate at once', async () => {
+    const results = await Promise.all(Array.from({ length: 4 }, () => adapter().migrate()))
+
+    expect(results.filter((result) => result.fromVersion === 0).length).toBe(1)
+    expect(results.every((result) => result.toVersion === 1)).toBe(true)
+  })
+
+  it('refuses a database whose schema is newer than the library knows, changing nothing', async () => {
+    await adapter().migrate()
+    await pool.query(`UPDATE ${schema}.background_updates_schema_version SET version = 99`)
+
+    const error = await adapter()
+      .migrate()
+      .catch((caught: unknown) => caught)
+
+    expect(error).toBeInstanceOf(SchemaVersionError)
+    expect(
+      (await pool.query(`SELECT version FROM ${schema}.background_updates_schema_version`)).rows[0],
+    ).toEqual({ version: 99 })
+  })
+})
+
+describe.skipIf(skip)('PostgresStorageAdapter', () => {
+  it('refuses options of the wrong shape with typed errors', () => {
+    expect(() => new PostgresStorageAdapter({} as never)).toThrow(TypeError)
+    expect(() => new PostgresStorageAdapter({ pool, connectionString: 'postgres://x' })).toThrow(
+      TypeError,
+    )
+    expect(() => adapter({ schema: 'Bad-Name' })).toThrow(RangeError)
+    expect(() => adapter({ tablePrefix: 'x;' })).toThrow(RangeError)
+    expect(() => adapter({ idleInTransactionTimeoutMs: -1 })).toThrow(RangeError)
+  })
+
+  it('refuses an ordering PostgreSQL INTEGER cannot hold, queueing nothing', async () => {
+    const storage = adapter()
+    await storage.migrate()
+
+    await expect(
+      storage.insertUpdates([{ update_name: 'u', ordering: 2 ** 31 }]),
+    ).rejects.toBeInstanceOf(RangeError)
+    expect(await storage.listPendingUpdates()).toEqual([])
+  })
+
+  it('reads stream orderings as safe integers and refuses one beyond ±(2^53−1)', async () => {
+    const storage = adapter()
+    await storage.migrate()
+    const home = new PostgresHomeserver(storage)
+    await home.addEvents([event(1), { ...event(2), stream_ordering: -(2 ** 53 - 1) }])
+    const events = storage.reader('events')
+    const query = { serverName: 'example.org', after: -(2 ** 53), beforeTs: null, limit: 10 }
+
+    expect((await events.pageOwnEvents(query)).map((row) => row.stream_ordering)).toEqual([
+      -(2 ** 53 - 1),
+      1,
+    ])
+    await pool.query(
+      `UPDATE ${schema}.events SET stream_ordering = 9007199254740993 WHERE event_id = '$e1'`,
+    )
+    await expect(events.pageOwnEvents(query)).rejects.toBeInstanceOf(StoredRowError)
+    await expect(events.streamOrderingBounds()).rejects.toBeInstanceOf(StoredRowError)
+  })
+
+  it('writes a batch with the same statements whether it has 5 rows or 200', async () => {
+    const counted = countingPool(pool)
+    const storage = adapter({ pool: counted.pool })
+    await storage.migrate()
+    const home = new PostgresHomeserver(storage)
+    await home.addEvents(Array.from({ length: 200 }, (_, index) => event(index + 1)))
+    await storage.insertUpdates([{ update_name: 'u' }])
+    const token = await storage.lease.acquire('me', 10_000)
+
+    const statementsOf = async (count: number) => {
+      const writes = await resignWrites(home, count)
+      counted.statements.length = 0
+      const result = await storage.commitBatch({
+        updateName: 'u',
+        writes,
+        progress: { at: count },
+        done: false,
+        leaseToken: token,
+      })
+      expect(result.committed).toBe(true)
+      return [...counted.statements]
+    }
+
+    const few = await statementsOf(5)
+    const many = await statementsOf(200)
+
+    expect(many).toEqual(few)
+    expect(few.filter((sql) => /unnest/.test(sql)).length).toBe(2)
+    expect((await home.undoLog()).length).toBe(205)
+  })
+
+  it('classifies connection failures, serialization failures and deadlocks as transient', async () => {
+    const refused = new PostgresStorageAdapter({ connectionString: 'postgres://127.0.0.1:1/none' })
+    const error = await refused.listPendingUpdates().catch((caught: unknown) => caught)
+    await refused.close()
+
+    expect(refused.isTransientError(error)).toBe(true)
+    expect(isPostgresTransientError({ code: '40001' })).toBe(true)
+    expect(isPostgresTransientError({ code: '40P01' })).toBe(true)
+    expect(isPostgresTransientError({ code: '08006' })).toBe(true)
+    expect(isPostgresTransientError(new Error('Connection terminated unexpectedly'))).toBe(true)
+    expect(isPostgresTransientError({ code: '23505' })).toBe(false)
+    expect(isPostgresTransientError(new Error('syntax error'))).toBe(false)
+  })
+
+  it('makes and ends a pool of its own for a connection string', async () => {
+    const config = serverConfig()
+    const url =
+      config.connectionString ??
+      `postgres://${config.user}@${config.host}:${config.port}/${config.database}`
+    const storage = new PostgresStorageAdapter({ connectionString: url, schema })
+    await storage.migrate()
+
+    expect(await storage.listPendingUpdates()).toEqual([])
+    await storage.close()
+  })
+})
+
+/** Rewrites of the first `count` events, each with its undo log entry. */
+async function resignWrites(home: PostgresHomeserver, count: number) {
+  const rows = await Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const eventId = `$e${index + 1}`
+      return { eventId, stored: (await home.storedJson(eventId)) as string }
+    }),
+  )
+  return [
+    {
+      capability: UNDO_LOG_CAPABILITY,
+      op: APPEND_UNDO_LOG,
+      rows: rows.map(({ eventId, stored }) => ({
+        event_id: eventId,
+        expected_json: stored,
+        server_name: 'example.org',
+        removed_signatures: {},
+        added_key_id: 'ed25519:new',
+      })),
+    },
+    {
+      capability: EVENTS_CAPABILITY,
+      op: REPLACE_EVENT_JSON,
+      rows: rows.map(({ eventId, stored }) => ({
+        event_id: eventId,
+        expected_json: stored,
+        json: `${stored} `,
+      })),
+    },
+  ]
+}
