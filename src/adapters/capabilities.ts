@@ -1,5 +1,6 @@
 import type { JsonValue } from '../matrix/canonical-json.js'
 import type { BuiltInCapabilities } from './capabilities/index.js'
+import { MissingCapabilityError } from './storage-errors.js'
 
 /**
  * The read side of each storage capability, by name: the built-in ones (`events`, `room_state`,
@@ -65,4 +66,43 @@ export interface WriteReport {
 
   /** The number of rows skipped over all writes. */
   readonly skippedCount: number
+}
+
+/** One write operation of a synchronous adapter: the rows it skipped, or nothing when none were. */
+export type SyncWriteOperation = (
+  write: StorageWrite,
+) => { readonly skipped?: readonly unknown[] } | undefined
+
+/**
+ * Applies a batch's writes in order through synchronous operations and reports what each did. For
+ * adapters whose transactions are synchronous (in memory, better-sqlite3): call it inside the
+ * transaction, so a throw rolls every write back.
+ *
+ * @param findOperation gives the operation for a write's capability and `op`, or undefined.
+ * @throws {MissingCapabilityError} for a write no installed capability serves; whatever an
+ *   operation throws is passed on.
+ */
+export function applyStorageWrites(
+  writes: readonly StorageWrite[],
+  findOperation: (write: StorageWrite) => SyncWriteOperation | undefined,
+): WriteReport {
+  const results: WriteResult[] = []
+  let skippedCount = 0
+
+  for (const write of writes) {
+    const operation = findOperation(write)
+    if (!operation) {
+      throw new MissingCapabilityError('A batch write', [`${write.capability}.${write.op}`])
+    }
+
+    const skipped = operation(write)?.skipped ?? []
+    skippedCount += skipped.length
+    results.push({
+      capability: write.capability,
+      op: write.op,
+      applied: write.rows.length - skipped.length,
+      skipped,
+    })
+  }
+  return { writes: results, skippedCount }
 }

@@ -1,5 +1,6 @@
 export * from './capabilities/index.js'
 export type * from './capabilities.js'
+export { applyStorageWrites } from './capabilities.js'
 export * from './key-provider.js'
 export type * from './lease.js'
 export * from './memory/index.js'

@@ -1,3 +1,7 @@
+import type {
+  RoomStatsCurrentColumns,
+  RoomStatsStateColumns,
+} from '../adapters/capabilities/room-stats.js'
 import type { JsonObject, JsonValue } from '../matrix/canonical-json.js'
 import {
   assertServerName,
@@ -10,85 +14,11 @@ import {
   textOrNull,
 } from './room-state.js'
 
-/**
- * The counts of one room, named as the columns of Synapse's `room_stats_current`. The host adds
- * `completed_delta_stream_id`, the stream position the state was read at.
- */
-export interface RoomStatsCurrentRow {
-  /** The room ID. */
-  readonly room_id: string
+/** The counts of one room: the `room_stats_current` row of the `room_stats` capability. */
+export type RoomStatsCurrentRow = RoomStatsCurrentColumns
 
-  /** How many events the current state holds. */
-  readonly current_state_events: number
-
-  /** Members whose membership is `join`. */
-  readonly joined_members: number
-
-  /** Members whose membership is `invite`. */
-  readonly invited_members: number
-
-  /** Members whose membership is `leave`. */
-  readonly left_members: number
-
-  /** Members whose membership is `ban`. */
-  readonly banned_members: number
-
-  /** Members whose membership is `knock`. */
-  readonly knocked_members: number
-
-  /**
-   * Joined members of our server (the admin API's `joined_local_members`): members whose user ID's
-   * server name, everything after its first `:`, equals ours.
-   */
-  readonly local_users_in_room: number
-}
-
-/**
- * The summary of one room's state, named as the columns of Synapse's `room_stats_state`. Every
- * text field is `null` when its event is absent, when the value is not a string, or when it holds
- * U+0000.
- */
-export interface RoomStatsStateRow {
-  /** The room ID. */
-  readonly room_id: string
-
-  /** `m.room.name` `name`. */
-  readonly name: string | null
-
-  /**
-   * The plain-text topic of `m.room.topic`: the `body` of the first valid `m.topic` `m.text`
-   * representation whose `mimetype` is `text/plain` or absent, else `topic`. `null` when `topic`
-   * itself is not a string.
-   */
-  readonly topic: string | null
-
-  /** `m.room.canonical_alias` `alias`. */
-  readonly canonical_alias: string | null
-
-  /** `m.room.avatar` `url`. */
-  readonly avatar: string | null
-
-  /** `m.room.join_rules` `join_rule`. */
-  readonly join_rules: string | null
-
-  /** `m.room.history_visibility` `history_visibility`. */
-  readonly history_visibility: string | null
-
-  /** `m.room.encryption` `algorithm`. */
-  readonly encryption: string | null
-
-  /** `m.room.create` `type`, such as `m.space`. */
-  readonly room_type: string | null
-
-  /**
-   * `m.room.guest_access` `guest_access`. An addition: Synapse's `populate_stats_process_rooms`
-   * leaves this column as it was, and only its incremental processor writes it.
-   */
-  readonly guest_access: string | null
-
-  /** `false` only when `m.room.create` holds `m.federate` with a value other than `true`. */
-  readonly is_federatable: boolean
-}
+/** The summary of one room's state: the `room_stats_state` row of the `room_stats` capability. */
+export type RoomStatsStateRow = RoomStatsStateColumns
 
 /** What `populate_stats_process_rooms` writes for one room. */
 export interface RoomStats {

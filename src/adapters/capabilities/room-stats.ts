@@ -13,33 +13,83 @@
  * @module
  */
 
-/** The counts of one room: Synapse's `room_stats_current` columns. */
+/**
+ * The counts of one room, named as the columns of Synapse's `room_stats_current`. The host adds
+ * `completed_delta_stream_id`, the stream position the state was read at.
+ */
 export interface RoomStatsCurrentColumns {
+  /** The room ID. */
   readonly room_id: string
+
+  /** How many events the current state holds. */
   readonly current_state_events: number
+
+  /** Members whose membership is `join`. */
   readonly joined_members: number
+
+  /** Members whose membership is `invite`. */
   readonly invited_members: number
+
+  /** Members whose membership is `leave`. */
   readonly left_members: number
+
+  /** Members whose membership is `ban`. */
   readonly banned_members: number
+
+  /** Members whose membership is `knock`. */
   readonly knocked_members: number
+
+  /**
+   * Joined members of our server (the admin API's `joined_local_members`): members whose user ID's
+   * server name, everything after its first `:`, equals ours.
+   */
   readonly local_users_in_room: number
 }
 
 /**
- * The state summary of one room: Synapse's `room_stats_state` columns. `guest_access` is a column
- * Synapse's full recomputation leaves alone; here it is written too.
+ * The summary of one room's state, named as the columns of Synapse's `room_stats_state`. Every
+ * text field is `null` when its event is absent, when the value is not a string, or when it holds
+ * U+0000.
  */
 export interface RoomStatsStateColumns {
+  /** The room ID. */
   readonly room_id: string
+
+  /** `m.room.name` `name`. */
   readonly name: string | null
+
+  /**
+   * The plain-text topic of `m.room.topic`: the `body` of the first valid `m.topic` `m.text`
+   * representation whose `mimetype` is `text/plain` or absent, else `topic`. `null` when `topic`
+   * itself is not a string.
+   */
   readonly topic: string | null
+
+  /** `m.room.canonical_alias` `alias`. */
   readonly canonical_alias: string | null
+
+  /** `m.room.avatar` `url`. */
   readonly avatar: string | null
+
+  /** `m.room.join_rules` `join_rule`. */
   readonly join_rules: string | null
+
+  /** `m.room.history_visibility` `history_visibility`. */
   readonly history_visibility: string | null
+
+  /** `m.room.encryption` `algorithm`. */
   readonly encryption: string | null
+
+  /** `m.room.create` `type`, such as `m.space`. */
   readonly room_type: string | null
+
+  /**
+   * `m.room.guest_access` `guest_access`. An addition: Synapse's `populate_stats_process_rooms`
+   * leaves this column as it was, and only its incremental processor writes it.
+   */
   readonly guest_access: string | null
+
+  /** `false` only when `m.room.create` holds `m.federate` with a value other than `true`. */
   readonly is_federatable: boolean
 }
 

@@ -1,5 +1,10 @@
 import type { JsonObject } from '../../matrix/canonical-json.js'
-import type { CapabilityReader, StorageWrite, WriteReport, WriteResult } from '../capabilities.js'
+import {
+  applyStorageWrites,
+  type CapabilityReader,
+  type StorageWrite,
+  type WriteReport,
+} from '../capabilities.js'
 import type {
   BatchCommit,
   CommitResult,
@@ -187,25 +192,10 @@ export class MemoryStorageAdapter implements StorageAdapter {
   }
 
   #applyWrites(writes: readonly StorageWrite[]): WriteReport {
-    const results: WriteResult[] = []
-    let skippedCount = 0
-    for (const write of writes) {
-      const operation = this.#installed.get(write.capability)?.operations[write.op]
-      if (!operation) {
-        throw new MissingCapabilityError('A batch write', [`${write.capability}.${write.op}`])
-      }
-
-      const skipped = operation(write)?.skipped ?? []
-      skippedCount += skipped.length
-      results.push({
-        capability: write.capability,
-        op: write.op,
-        applied: write.rows.length - skipped.length,
-        skipped,
-      })
-    }
-
-    return { writes: results, skippedCount }
+    return applyStorageWrites(
+      writes,
+      (write) => this.#installed.get(write.capability)?.operations[write.op],
+    )
   }
 }
 

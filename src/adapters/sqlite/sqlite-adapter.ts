@@ -1,4 +1,5 @@
 import {
+  applyStorageWrites,
   type BatchCommit,
   type CapabilityReader,
   type CommitResult,
@@ -12,7 +13,6 @@ import {
   type StorageAdapter,
   type StorageWrite,
   type WriteReport,
-  type WriteResult,
 } from 'matrix-background-updates'
 import { checkTablePrefix } from '../sql/schema.js'
 import { builtInSqliteCapabilities } from './sqlite-capabilities.js'
@@ -219,25 +219,10 @@ export class SqliteStorageAdapter implements StorageAdapter {
   }
 
   #applyWrites(writes: readonly StorageWrite[]): WriteReport {
-    const results: WriteResult[] = []
-    let skippedCount = 0
-    for (const write of writes) {
-      const operation = this.#installed.get(write.capability)?.operations[write.op]
-      if (!operation) {
-        throw new MissingCapabilityError('A batch write', [`${write.capability}.${write.op}`])
-      }
-
-      const skipped = operation(write)?.skipped ?? []
-      skippedCount += skipped.length
-      results.push({
-        capability: write.capability,
-        op: write.op,
-        applied: write.rows.length - skipped.length,
-        skipped,
-      })
-    }
-
-    return { writes: results, skippedCount }
+    return applyStorageWrites(
+      writes,
+      (write) => this.#installed.get(write.capability)?.operations[write.op],
+    )
   }
 
   #install(module: SqliteCapabilityModule, context: SqliteCapabilityContext): void {
