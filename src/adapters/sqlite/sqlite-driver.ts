@@ -61,11 +61,30 @@ export async function openSqliteDatabase(
   const database = new module.default(filename)
   try {
     database.pragma(`busy_timeout = ${busyTimeoutMs}`)
-    if (filename !== ':memory:' && filename !== '') database.pragma('journal_mode = WAL')
+    if (filename !== ':memory:' && filename !== '') await switchToWal(database, busyTimeoutMs)
   } catch (error) {
     database.close()
     throw error
   }
 
   return database
+}
+
+/**
+ * Switches a file to WAL. When several processes open a new file at once, SQLite may answer
+ * SQLITE_BUSY at once instead of calling the busy handler, so the switch is retried until
+ * `busyTimeoutMs` has passed.
+ */
+async function switchToWal(database: SqliteDatabase, busyTimeoutMs: number): Promise<void> {
+  const deadline = Date.now() + busyTimeoutMs
+  for (;;) {
+    try {
+      database.pragma('journal_mode = WAL')
+      return
+    } catch (error) {
+      const code = (error as { code?: unknown })?.code
+      if (code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
 }
