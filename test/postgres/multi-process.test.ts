@@ -22,6 +22,8 @@ interface Runner {
   readonly owner: string
   readonly child: ChildProcess
   readonly logs: string[]
+  /** Every log line with its level, time and details, for failure messages. */
+  readonly details: string[]
   call(command: string, argument?: unknown): Promise<unknown>
 }
 
@@ -74,12 +76,19 @@ async function startRunner(owner: string, batchDelayMs = 20): Promise<Runner> {
   })
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>()
   const logs: string[] = []
+  const details: string[] = []
   let next = 0
+  child.stderr?.on('data', (chunk: Buffer) => details.push(`stderr: ${chunk.toString().trim()}`))
+  child.on('exit', (code, signal) => details.push(`exited with code ${code}, signal ${signal}`))
   const ready = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${owner} exited with ${code} before ready`)))
     child.on('message', (message: Record<string, unknown>) => {
       if (message.ready) resolve()
-      if (message.log) logs.push((message.log as { message: string }).message)
+      if (message.log) {
+        const log = message.log as { level: string; message: string; details: string }
+        logs.push(log.message)
+        details.push(`${new Date().toISOString()} ${log.level} ${log.message} ${log.details}`)
+      }
       const waiter = pending.get(message.id as number)
       if (!waiter) return
       pending.delete(message.id as number)
@@ -91,6 +100,7 @@ async function startRunner(owner: string, batchDelayMs = 20): Promise<Runner> {
     owner,
     child,
     logs,
+    details,
     call(command, argument) {
       const id = next++
       child.send({ id, command, argument })
@@ -122,7 +132,7 @@ async function holder(): Promise<string | null> {
 }
 
 async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   deadlineMs: number,
   probe: () => Promise<T | null | false>,
 ): Promise<T> {
@@ -130,7 +140,8 @@ async function waitFor<T>(
   for (;;) {
     const value = await probe()
     if (value) return value
-    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`)
+    if (Date.now() > until)
+      throw new Error(`Timed out waiting for ${typeof what === 'string' ? what : what()}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
@@ -249,8 +260,10 @@ describe.skipIf(skip)('one runner per PostgreSQL database across processes', () 
     )
     a.child.kill('SIGCONT')
     await waitFor('the job to finish', DONE_DEADLINE_MS, queueEmpty)
-    await waitFor('a to notice', TAKEOVER_DEADLINE_MS, async () =>
-      a.logs.includes('Lost the lease'),
+    await waitFor(
+      () => `a to notice; a logged:\n${a.details.join('\n')}`,
+      TAKEOVER_DEADLINE_MS,
+      async () => a.logs.includes('Lost the lease'),
     )
     const lastOfA = Number(await scalar("SELECT MAX(seq) FROM mp_ledger WHERE owner = 'a'"))
     const firstOfB = Number(await scalar("SELECT MIN(seq) FROM mp_ledger WHERE owner = 'b'"))

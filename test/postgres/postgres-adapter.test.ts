@@ -10,6 +10,7 @@ import {
   isPostgresTransientError,
   PostgresHomeserver,
   type PostgresPool,
+  type PostgresQueryable,
   PostgresStorageAdapter,
   type PostgresStorageAdapterOptions,
 } from 'matrix-background-updates/postgres'
@@ -195,9 +196,50 @@ describe.skipIf(skip)('PostgresStorageAdapter', () => {
     expect(isPostgresTransientError({ code: '40001' })).toBe(true)
     expect(isPostgresTransientError({ code: '40P01' })).toBe(true)
     expect(isPostgresTransientError({ code: '08006' })).toBe(true)
+    expect(isPostgresTransientError({ code: '25P03' })).toBe(true)
+    expect(isPostgresTransientError({ code: '57P05' })).toBe(true)
     expect(isPostgresTransientError(new Error('Connection terminated unexpectedly'))).toBe(true)
     expect(isPostgresTransientError({ code: '23505' })).toBe(false)
     expect(isPostgresTransientError(new Error('syntax error'))).toBe(false)
+  })
+
+  it('survives the server ending a batch transaction between two statements, and retries it', async () => {
+    // The op idles inside the transaction past the adapter's idle-in-transaction timeout, as a
+    // process paused by SIGSTOP would; the server then ends the session while no query runs, and
+    // `pg` emits 'error' on the checked-out client. Unheard, that error would end the process.
+    let idleMs = 1500
+    const idler = {
+      name: 'idler',
+      install: () => ({
+        reader: {},
+        operations: {
+          async idle(_write: unknown, client: PostgresQueryable) {
+            await new Promise((resolve) => setTimeout(resolve, idleMs))
+            await client.query('SELECT 1')
+            return { skipped: [] }
+          },
+        },
+      }),
+    }
+    const storage = adapter({ capabilities: [idler], idleInTransactionTimeoutMs: 300 })
+    await storage.migrate()
+    await storage.insertUpdates([{ update_name: 'u', progress: { at: 0 } }])
+    const commit = {
+      updateName: 'u',
+      writes: [{ capability: 'idler', op: 'idle', rows: [{}] }],
+      progress: { at: 1 },
+      done: false,
+      leaseToken: null,
+    }
+
+    const error = await storage.commitBatch(commit).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(Error)
+    expect(storage.isTransientError(error)).toBe(true)
+    expect((await storage.listPendingUpdates())[0]?.progress).toEqual({ at: 0 })
+
+    idleMs = 0
+    expect((await storage.commitBatch(commit)).committed).toBe(true)
+    expect((await storage.listPendingUpdates())[0]?.progress).toEqual({ at: 1 })
   })
 
   it('makes and ends a pool of its own for a connection string', async () => {

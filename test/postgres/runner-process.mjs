@@ -61,11 +61,18 @@ const markItems = {
   ],
 }
 
+/** The details of a log line as text, with an error's name, code and message. */
+function describe(details) {
+  return JSON.stringify(details, (_key, value) =>
+    value instanceof Error ? { name: value.name, code: value.code, message: value.message } : value,
+  )
+}
+
 /** Forwards the runner's log lines to the parent, which looks for lease changes. */
 const logger = Object.fromEntries(
   ['debug', 'info', 'warn', 'error'].map((level) => [
     level,
-    (details, message) => process.send?.({ log: { level, message, details: String(details) } }),
+    (details, message) => process.send?.({ log: { level, message, details: describe(details) } }),
   ]),
 )
 

@@ -22,6 +22,15 @@ export interface PostgresQueryable {
 export interface PostgresPoolClient extends PostgresQueryable {
   /** Gives the client back; with an error, the pool discards the connection instead. */
   release(error?: Error | boolean): void
+
+  /**
+   * Listens for the connection's errors. `pg` emits 'error' on a checked-out client whose
+   * connection drops while no query runs; without a listener, Node ends the process.
+   */
+  on?(event: 'error', listener: (error: Error) => void): unknown
+
+  /** Stops listening. */
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown
 }
 
 /** A pool of connections, as `pg`'s `Pool` class gives it. */
@@ -73,8 +82,12 @@ export async function queryRows<R>(
 
 /**
  * Runs `work` in a transaction on one client of `pool`: `COMMIT` when it resolves and `keep` says
- * so, `ROLLBACK` otherwise or when it rejects. A client whose rollback fails is discarded, not
- * returned to the pool.
+ * so, `ROLLBACK` otherwise or when it rejects. A client whose connection dropped or whose rollback
+ * failed is discarded, not returned to the pool.
+ *
+ * The connection can drop between two statements (the server ended an idle transaction, say, while
+ * this process was paused); the client's error is then kept, the next statement fails with a
+ * connection error the runner retries, and the process goes on.
  */
 export async function inTransaction<T>(
   pool: PostgresPool,
@@ -83,15 +96,20 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect()
   let broken: Error | undefined
+  const onError = (error: Error) => {
+    broken ??= error
+  }
+  client.on?.('error', onError)
   try {
     await client.query('BEGIN')
     const result = await work(client)
     await client.query(keep(result) ? 'COMMIT' : 'ROLLBACK')
     return result
   } catch (error) {
-    broken = await rollback(client)
+    broken ??= await rollback(client)
     throw error
   } finally {
+    client.removeListener?.('error', onError)
     client.release(broken)
   }
 }

@@ -2,10 +2,11 @@ import { isCommonTransientError } from 'matrix-background-updates'
 
 /**
  * SQLSTATE codes worth retrying beyond {@link isCommonTransientError}'s: every connection exception
- * (class 08), operator intervention that ends or refuses sessions (57P01–57P03), too many
- * connections (53300) and lock timeouts (55P03).
+ * (class 08), operator intervention that ends or refuses sessions (57P01–57P03), sessions ended
+ * for idling in a transaction or at all (25P03, 57P05), too many connections (53300) and lock
+ * timeouts (55P03).
  */
-const transientSqlStates = /^(08...|40001|40P01|57P0[123]|53300|55P03)$/
+const transientSqlStates = /^(08...|25P03|40001|40P01|57P0[1235]|53300|55P03)$/
 
 /** Messages `pg` gives connection failures that carry no code. */
 const connectionMessages = [
