@@ -2,13 +2,21 @@
 // and prints events/s, batches and the peak RSS of the process that ran the job. Each size is
 // generated once, by a child process, into a template database; every run copies it
 // (CREATE DATABASE … TEMPLATE) and runs `event_resign` in a child process of its own, so the peak
-// RSS is the job's alone. Figures only, no targets, except the issue's memory check: peak RSS at
-// the largest size within 1.2× of the smallest, for each mode.
+// RSS is the job's alone. After each Node run, the Python reference loop
+// (postgres-resign-python.py: Synapse's stack, psycopg2's execute_batch) re-signs a fresh copy of
+// the same template, in pages of the size the Node job's batches settled at. Both copies are then
+// checked: the events signed by the new key id only must number what the run claims, and a sample
+// of the Python loop's signatures must verify with the library. Targets (issue item 5): ≥ 10,000
+// events/s without `old_key`, ≥ 1.5× the Python loop; and peak RSS at the largest size within
+// 1.2× of the smallest, for each mode.
 //
 //   npm run build && node bench/postgres-resign.bench.mjs
 //   PG_RESIGN_SIZES=100000,1000000 node bench/postgres-resign.bench.mjs   (the default sizes)
+//   PG_RESIGN_PY_PAGE=1000 …   a fixed page size for the Python loop instead of the Node one's
 //
 // The server: DATABASE_URL, or the PG* variables, default postgres@127.0.0.1:5432 (trust auth).
+// The Python side needs /usr/bin/python3 with python3-psycopg2, python3-signedjson,
+// python3-canonicaljson and python3-nacl; without them its figures read "not run".
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
@@ -16,7 +24,14 @@ import pg from 'pg'
 const SERVER = 'local.example'
 const OLD_SEED = 'AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI'
 const NEW_SEED = 'AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM'
+const NEW_KEY_ID = 'ed25519:new'
 const script = fileURLToPath(import.meta.url)
+const PYTHON = '/usr/bin/python3'
+const PYTHON_SCRIPT = fileURLToPath(new URL('./postgres-resign-python.py', import.meta.url))
+const NODE_TARGET = 10_000
+const RATIO_TARGET = 1.5
+/** Python signatures checked with the library per run: every state event, messages sampled. */
+const VERIFY_SAMPLE = 2000
 
 /** The connection string of `database` on the bench server. */
 function urlFor(database) {
@@ -31,14 +46,23 @@ function urlFor(database) {
   return `postgres://${user}${password}@${host}:${process.env.PGPORT ?? 5432}/${database}`
 }
 
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: urlFor(process.env.PGDATABASE ?? 'postgres') })
+async function withClient(database, work) {
+  const client = new pg.Client({ connectionString: urlFor(database) })
   await client.connect()
   try {
-    await client.query(sql)
+    return await work(client)
   } finally {
     await client.end()
   }
+}
+
+const admin = (sql) =>
+  withClient(process.env.PGDATABASE ?? 'postgres', (client) => client.query(sql))
+
+/** The old key as the `old_key` parameter takes it: `ed25519:old <base64>`. */
+function oldKeyParam(lib) {
+  const verifyKey = lib.getVerifyKey(lib.decodeSigningKeyBase64('ed25519', 'old', OLD_SEED))
+  return `ed25519:old ${lib.encodeVerifyKeyBase64(verifyKey)}`
 }
 
 async function load() {
@@ -79,15 +103,15 @@ async function resign(database, mode) {
   )
   const runner = new lib.BackgroundUpdateRunner({ storage, sleepEnabled: false })
   const outcomes = {}
+  const sizes = []
   runner.on('update:batch', (batch) => {
+    sizes.push(batch.batch_size)
     for (const [kind, count] of Object.entries(batch.outcomes ?? {})) {
       outcomes[kind] = (outcomes[kind] ?? 0) + count
     }
   })
   runner.registerJob(lib.eventResignJob({ serverName: SERVER, keyProvider }))
-  const verifyKey = lib.getVerifyKey(oldKey)
-  const params =
-    mode === 'old_key' ? { old_key: `ed25519:old ${lib.encodeVerifyKeyBase64(verifyKey)}` } : {}
+  const params = mode === 'old_key' ? { old_key: oldKeyParam(lib) } : {}
   await runner.startJob('event_resign', params)
   const started = performance.now()
   const report = await runner.runFor(Number.POSITIVE_INFINITY, { sleep: false })
@@ -98,8 +122,15 @@ async function resign(database, mode) {
     batches: report.batches.length,
     failures: report.failures?.length ?? 0,
     outcomes,
+    settledBatch: settledSize(sizes),
     maxRssMb: process.resourceUsage().maxRSS / 1024,
   }
+}
+
+/** The median batch size of the second half of a run, once the tuning has settled. */
+function settledSize(sizes) {
+  const settled = sizes.slice(Math.floor(sizes.length / 2)).sort((a, b) => a - b)
+  return settled[Math.floor(settled.length / 2)] ?? 100
 }
 
 function child(args) {
@@ -111,7 +142,83 @@ function child(args) {
   return JSON.parse(result.stdout.trim().split('\n').at(-1))
 }
 
+/** Runs the Python loop on `database`; its JSON line, or `{ error }` when it could not run. */
+async function python(database, mode, page) {
+  const { lib } = await load()
+  const args = [PYTHON_SCRIPT, urlFor(database), SERVER, NEW_SEED, '--page', String(page)]
+  if (mode === 'old_key') args.push('--old-key', oldKeyParam(lib))
+  const result = spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 1 << 26 })
+  if (result.error) return { error: result.error.message }
+  if (result.status !== 0) return { error: result.stderr.trim().split('\n').at(-1) }
+  return JSON.parse(result.stdout.trim().split('\n').at(-1))
+}
+
+/** Events whose `signatures[SERVER]` holds the new key id and nothing else. */
+const newOnlySql = `SELECT count(*)::int AS n FROM event_json
+  WHERE jsonb_typeof(json::jsonb #> ARRAY['signatures', $1]) = 'object'
+    AND ARRAY(SELECT jsonb_object_keys(json::jsonb #> ARRAY['signatures', $1])) = ARRAY[$2]`
+
+/**
+ * Checks a run on its copy: the events signed by the new key only, and, with `sample`, the
+ * signatures of every re-signed state event and of messages spread over the stream, verified
+ * with the library. Returns { newOnly, verified, checked }.
+ */
+async function check(database, sample) {
+  const { lib } = await load()
+  const newKey = lib.getVerifyKey(lib.decodeSigningKeyBase64('ed25519', 'new', NEW_SEED))
+  return withClient(database, async (client) => {
+    const { rows } = await client.query(newOnlySql, [SERVER, NEW_KEY_ID])
+    const result = { newOnly: rows[0].n, verified: 0, checked: 0 }
+    if (!sample) return result
+
+    const counted = await client.query(
+      `SELECT count(*)::int AS n FROM events WHERE type = 'm.room.message'`,
+    )
+    const step = Math.max(1, Math.ceil(counted.rows[0].n / VERIFY_SAMPLE))
+    const picked = await client.query(
+      `SELECT r.room_version, j.json FROM events AS e
+        JOIN event_json AS j ON j.event_id = e.event_id JOIN rooms AS r ON r.room_id = e.room_id
+        WHERE (e.type <> 'm.room.message' OR e.stream_ordering % $1 = 0)
+          AND j.json::jsonb #> ARRAY['signatures', $2, $3] IS NOT NULL`,
+      [step, SERVER, NEW_KEY_ID],
+    )
+    for (const row of picked.rows) {
+      const event = JSON.parse(row.json)
+      result.checked++
+      if (await lib.verifyEventSignature(event, row.room_version, SERVER, newKey)) {
+        result.verified++
+      }
+    }
+    return result
+  })
+}
+
+/** A fresh copy of `template`, checkpointed so no run pays for the previous copy's writes. */
+async function withCopy(template, work) {
+  const copy = `${template}_run`
+  await admin(`CREATE DATABASE ${copy} TEMPLATE ${template}`)
+  try {
+    await admin('CHECKPOINT')
+    return await work(copy)
+  } finally {
+    await admin(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`)
+  }
+}
+
 const thousands = (n) => n.toLocaleString('en')
+const rate = (events, seconds) => `${thousands(Math.round(events / seconds))} events/s`
+const verdict = (met) => (met ? 'met' : 'NOT met')
+
+/** The check's sentence: what the SQL found against what the run claimed. */
+function checkText(found, claimed) {
+  const right = found.newOnly === claimed ? 'as claimed' : `WRONG, ${thousands(claimed)} claimed`
+  const all = found.verified === found.checked ? '' : ' (WRONG)'
+  const verified =
+    found.checked > 0
+      ? `; ${thousands(found.verified)}/${thousands(found.checked)} verify${all}`
+      : ''
+  return `check: ${thousands(found.newOnly)} signed by ${NEW_KEY_ID} only, ${right}${verified}`
+}
 
 async function benchSize(size, rows) {
   const template = `mbu_bench_${size}_${process.pid}`
@@ -122,19 +229,40 @@ async function benchSize(size, rows) {
       `${thousands(size)} messages: generated ${thousands(made.events)} events (${thousands(made.localEvents)} local) in ${made.seconds.toFixed(1)} s`,
     )
     for (const mode of ['no old_key', 'old_key']) {
-      const copy = `${template}_run`
-      await admin(`CREATE DATABASE ${copy} TEMPLATE ${template}`)
-      try {
+      const node = await withCopy(template, async (copy) => {
         const run = child(['resign', copy, mode])
-        const resigned = run.outcomes.resigned ?? 0
-        rows.push({ size, mode, maxRssMb: run.maxRssMb })
-        console.log(
-          `  ${mode}: re-signed ${thousands(resigned)} in ${run.seconds.toFixed(1)} s = ${thousands(Math.round(resigned / run.seconds))} events/s, ` +
-            `${run.batches} batches, ${run.failures} failures, peak RSS ${run.maxRssMb.toFixed(0)} MB, outcomes ${JSON.stringify(run.outcomes)}`,
-        )
-      } finally {
-        await admin(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`)
+        return { ...run, found: await check(copy, false) }
+      })
+      const resigned = node.outcomes.resigned ?? 0
+      rows.push({ size, mode, maxRssMb: node.maxRssMb })
+      console.log(
+        `  ${mode}, Node: re-signed ${thousands(resigned)} in ${node.seconds.toFixed(1)} s = ${rate(resigned, node.seconds)}, ` +
+          `${node.batches} batches (settled at ${thousands(node.settledBatch)}), ${node.failures} failures, ` +
+          `peak RSS ${node.maxRssMb.toFixed(0)} MB, outcomes ${JSON.stringify(node.outcomes)}; ${checkText(node.found, resigned)}`,
+      )
+      const page = Number(process.env.PG_RESIGN_PY_PAGE ?? node.settledBatch)
+      const py = await withCopy(template, async (copy) => {
+        const run = await python(copy, mode, page)
+        return run.error ? run : { ...run, found: await check(copy, true) }
+      })
+      if (py.error) {
+        console.log(`  ${mode}, Python: not run: ${py.error}`)
+        continue
       }
+      const same = py.resigned === resigned ? 'as many as Node' : 'NOT as many as Node'
+      console.log(
+        `  ${mode}, Python: re-signed ${thousands(py.resigned)} (${same}) in ${py.seconds.toFixed(1)} s = ${rate(py.resigned, py.seconds)}, ` +
+          `${py.batches} pages of ${thousands(py.page)}, peak RSS ${py.maxRssMb.toFixed(0)} MB, skipped ${JSON.stringify(py.skipped)}; ${checkText(py.found, py.resigned)}`,
+      )
+      const nodeRate = resigned / node.seconds
+      const ratio = nodeRate / (py.resigned / py.seconds)
+      const speed =
+        mode === 'no old_key'
+          ? `≥ ${thousands(NODE_TARGET)} events/s: ${verdict(nodeRate >= NODE_TARGET)}; `
+          : ''
+      console.log(
+        `  ${mode}: Node/Python ${ratio.toFixed(2)}× — ${speed}≥ ${RATIO_TARGET}× Python: ${verdict(ratio >= RATIO_TARGET)}`,
+      )
     }
   } finally {
     await admin(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`)

@@ -105,6 +105,7 @@ export function eventResignJob(options: EventResignJobOptions): JobDefinition<Ev
   assertServerName(options?.serverName)
   const resigner = new EventResigner(options)
   const logger = options.logger ?? silentLogger
+  const readAhead = new ReadAhead()
 
   return {
     name: EVENT_RESIGN,
@@ -121,7 +122,7 @@ export function eventResignJob(options: EventResignJobOptions): JobDefinition<Ev
           retry_event_ids: [],
           counts: {},
         }),
-        handler: (context) => resignBatch(context, { ...options, resigner, logger }),
+        handler: (context) => resignBatch(context, { ...options, resigner, logger, readAhead }),
       },
     ],
   }
@@ -130,6 +131,46 @@ export function eventResignJob(options: EventResignJobOptions): JobDefinition<Ev
 interface HandlerDeps extends EventResignJobOptions {
   readonly resigner: EventResigner
   readonly logger: Logger
+  readonly readAhead: ReadAhead
+}
+
+/** A page read and decided while the runner commits the batch before it. */
+interface PlannedPage {
+  readonly rows: readonly EventRow[]
+  readonly plan: PartPlan
+}
+
+/**
+ * The next page of the job, read and decided while the runner commits the batch before it, so
+ * that the database's work and ours overlap. It is used only by a batch whose committed progress
+ * starts where it starts (same database, position, `before_ts` and `old_key`); otherwise, or when
+ * it failed, it is dropped and the page is read again. It is safe to use late: every write is
+ * conditional on the event's text being the one read, so an event changed in between is skipped
+ * and retried, as with any concurrent change.
+ */
+class ReadAhead {
+  #key: string | undefined
+  #page: Promise<PlannedPage | undefined> | undefined
+
+  start(key: string, read: () => Promise<PlannedPage>): void {
+    this.#key = key
+    // A failure is not reported here: the batch that would use the page reads it again.
+    this.#page = read().catch(() => undefined)
+  }
+
+  /** The page read ahead for `key`, or undefined; either way nothing is kept. */
+  async take(key: string): Promise<PlannedPage | undefined> {
+    const page = this.#key === key ? this.#page : undefined
+    this.#key = undefined
+    this.#page = undefined
+    return page === undefined ? undefined : await page
+  }
+}
+
+/** What identifies the page after `after` of one run of the job. */
+function pageKey(context: BatchContext, progress: ResignProgress, after: number): string {
+  const { database, updateName } = context
+  return JSON.stringify([database, updateName, after, progress.before_ts, progress.old_key])
 }
 
 async function resignBatch(context: BatchContext, deps: HandlerDeps): Promise<BatchResult> {
@@ -138,12 +179,13 @@ async function resignBatch(context: BatchContext, deps: HandlerDeps): Promise<Ba
   if (oldKey !== undefined && (await currentKeyIs(oldKey, deps))) return refuse(oldKey, deps)
 
   const events = context.storage.reader(EVENTS_CAPABILITY)
-  const examined = await readBatch(events, progress, context, deps.serverName)
+  const ahead = await deps.readAhead.take(pageKey(context, progress, progress.last_stream_pos))
+  const examined = await readBatch(events, progress, context, deps.serverName, ahead?.rows)
   if (examined.retried.length === 0 && examined.page.length === 0) {
     return { items: 0, done: true, fractionDone: 1 }
   }
 
-  const [retried, page] = await planBatch(examined, oldKey, deps)
+  const [retried, page] = await planBatch(examined, oldKey, deps, ahead?.plan)
   const last = examined.page.at(-1)?.stream_ordering ?? progress.last_stream_pos
   const result = {
     items: examined.retried.length + examined.page.length,
@@ -152,6 +194,12 @@ async function resignBatch(context: BatchContext, deps: HandlerDeps): Promise<Ba
   }
   if (examined.page.length === 0) return { ...result, done: true, fractionDone: 1 }
 
+  deps.readAhead.start(pageKey(context, progress, last), async () => {
+    const next = { ...progress, last_stream_pos: last, retry_event_ids: [] }
+    const rows = (await readBatch(events, next, context, deps.serverName)).page
+    const [, plan] = await planBatch({ retried: [], page: rows }, oldKey, deps)
+    return { rows, plan }
+  })
   return {
     ...result,
     progress: (report) => nextProgress(report, progress, last, retried, page),
@@ -201,11 +249,13 @@ function refuse(oldKey: VerifyKey, deps: HandlerDeps): BatchResult {
   return { items: 0, done: true, outcomes: { refused: 1 } }
 }
 
+/** The events to retry and the next page; `readAhead`, when given, is that page, read already. */
 async function readBatch(
   events: EventsReader,
   progress: ResignProgress,
   context: BatchContext,
   serverName: string,
+  readAhead?: readonly EventRow[],
 ): Promise<Examined> {
   const { signal, batchSize } = context
   const retried = progress.retry_event_ids.length
@@ -217,7 +267,7 @@ async function readBatch(
     beforeTs: progress.before_ts,
     limit: Math.max(1, batchSize - retried.length),
   }
-  const page = await events.pageOwnEvents(query, signal)
+  const page = readAhead ?? (await events.pageOwnEvents(query, signal))
   for (const row of [...retried, ...page]) checkStreamOrdering(row)
 
   return { retried, page }
@@ -237,12 +287,13 @@ async function planBatch(
   examined: Examined,
   oldKey: VerifyKey | undefined,
   deps: HandlerDeps,
+  pagePlan?: PartPlan,
 ): Promise<[PartPlan, PartPlan]> {
-  const parts: [PartPlan, PartPlan] = [emptyPlan(), emptyPlan()]
+  const parts: [PartPlan, PartPlan] = [emptyPlan(), pagePlan ?? emptyPlan()]
   const candidates: Array<{ row: EventRow; stored: StoredEvent; part: PartPlan }> = []
   const rows = [
     ...examined.retried.map((row) => ({ row, part: parts[0] })),
-    ...examined.page.map((row) => ({ row, part: parts[1] })),
+    ...(pagePlan ? [] : examined.page.map((row) => ({ row, part: parts[1] }))),
   ]
   for (const { row, part } of rows) {
     const stored = toStoredEvent(row)

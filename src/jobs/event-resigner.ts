@@ -7,7 +7,7 @@ import {
 } from '../matrix/canonical-json.js'
 import { CanonicalJsonError } from '../matrix/errors.js'
 import {
-  contentHashBytes,
+  contentHashBase64,
   eventIdFromSignedBytes,
   signedForm,
   withoutDerivedEventId,
@@ -178,13 +178,17 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, index) => byte === b[index])
 }
 
-/** Whether `hashes.sha256` is the content hash of the event as parsed. */
+/**
+ * Whether `hashes.sha256` is the content hash of the event as parsed. The stored text is compared
+ * first; a hash stored in another base64 form (padded, URL-safe) is compared as bytes.
+ */
 function contentHashReproduces(event: JsonObject, rules: RoomVersionRules): boolean {
   const hashes = event.hashes
   if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') return false
   try {
-    const stored = decodeBase64(hashes.sha256)
-    return sameBytes(stored, contentHashBytes(withoutDerivedEventId(event, rules)))
+    const computed = contentHashBase64(withoutDerivedEventId(event, rules))
+    if (hashes.sha256 === computed) return true
+    return sameBytes(decodeBase64(hashes.sha256), decodeBase64(computed))
   } catch {
     return false
   }
@@ -375,20 +379,28 @@ export class EventResigner {
     const event = stored.event as JsonObject
     const encodings = new EventEncodings(event, getRoomVersionRules(stored.roomVersion))
 
-    const filtered = await this.#filter(encodings, eventId, context)
-    if (filtered !== undefined) return filtered
+    // Without old_key and from version 3, nothing before the signature waits for anything, so
+    // each event runs through to its signing request without yielding: with signers on other
+    // threads, the first requests leave while the rest of the batch is still being prepared.
+    const filtered =
+      this.#filter(encodings, eventId, context) ??
+      (context.oldKey && (await this.#matchOldKey(encodings, eventId, context.oldKey)))
+    if (filtered) return filtered
 
-    const proof = await this.#prove(encodings, given, context)
+    const proof =
+      encodings.rules.eventIdFormat === 'origin-chosen'
+        ? await this.#prove(encodings, given, context)
+        : proveDerivedSafetyRule(encodings, given)
     if (!proof.proven) return skip('unprovable', eventId, proof.detail)
     return this.#resignProven(encodings, eventId, context)
   }
 
-  /** Not ours, already current, or not matching the old key; undefined when none applies. */
-  async #filter(
+  /** Not ours or already current; undefined when neither applies. */
+  #filter(
     encodings: EventEncodings,
     eventId: string | undefined,
     context: BatchContext,
-  ): Promise<SkippedOutcome | undefined> {
+  ): SkippedOutcome | undefined {
     const event = encodings.event
     if (senderServerName(event.sender) !== this.#serverName) {
       return skip('not-ours', eventId, 'the sender is on another server')
@@ -396,8 +408,7 @@ export class EventResigner {
     if (!eventNeedsResigning(event, this.#serverName, context.currentKey.keyId)) {
       return skip('already-current', eventId, `signed by ${context.currentKey.keyId} already`)
     }
-    if (context.oldKey === undefined) return undefined
-    return this.#matchOldKey(encodings, eventId, context.oldKey)
+    return undefined
   }
 
   /** The `old_key` filter: a signature under its key id that verifies with it. */
@@ -462,17 +473,29 @@ export async function proveSafetyRule(
   serverName: string,
   encodings: EventEncodings = new EventEncodings(event, rules),
 ): Promise<Proof> {
-  const inside = jsonEventId(event)
-  if (given !== undefined && inside !== undefined && given !== inside) {
-    return unproven('the event_id inside the JSON differs from the stored event ID')
-  }
+  if (rules.eventIdFormat !== 'origin-chosen') return proveDerivedSafetyRule(encodings, given)
 
-  const original =
-    rules.eventIdFormat === 'origin-chosen'
-      ? await proveOriginChosen(encodings, knownKeys, serverName)
-      : proveDerivedId(encodings, given ?? inside)
+  const conflict = idConflict(event, given)
+  if (conflict) return conflict
+  const original = await proveOriginChosen(encodings, knownKeys, serverName)
   if (!original.proven) return original
   return proveWriteBack(encodings)
+}
+
+/** {@link proveSafetyRule} from version 3, where it needs no verification and so no waiting. */
+function proveDerivedSafetyRule(encodings: EventEncodings, given: string | undefined): Proof {
+  const conflict = idConflict(encodings.event, given)
+  if (conflict) return conflict
+  const original = proveDerivedId(encodings, given ?? jsonEventId(encodings.event))
+  if (!original.proven) return original
+  return proveWriteBack(encodings)
+}
+
+/** Unproven when the stored event ID and the `event_id` inside the JSON both exist and differ. */
+function idConflict(event: JsonObject, given: string | undefined): Proof | undefined {
+  const inside = jsonEventId(event)
+  if (given === undefined || inside === undefined || given === inside) return undefined
+  return unproven('the event_id inside the JSON differs from the stored event ID')
 }
 
 /** Versions 1 and 2: the content hash reproduces or our signature verifies with a known key. */

@@ -145,6 +145,65 @@ function encodeObject(object: object, trail: Trail, ancestors: Set<object>): str
 }
 
 /**
+ * Thrown inside the fast encoder when it meets anything it leaves to the exact one: an error to
+ * report with its path, a key that needs escapes, or nesting deeper than {@link FAST_DEPTH}.
+ */
+const BAIL = Symbol('bail')
+
+/** How deep the fast encoder goes; a deeper value, or a cycle, is handed to the exact encoder. */
+const FAST_DEPTH = 64
+
+/**
+ * The common case, at about twice the speed of the exact encoder: well-formed values with plain
+ * keys. It keeps no path and no set of ancestors (a cycle just grows past {@link FAST_DEPTH}), and
+ * sorts keys natively by UTF-16 code unit, which is code-point order whenever no key holds a
+ * surrogate; a key with a surrogate, a quote, a backslash or a control character makes it give up.
+ * On anything unusual it throws {@link BAIL}, and the exact encoder runs from the start.
+ */
+function fastValue(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      if (NEEDS_NO_ESCAPE.test(value)) return `"${value}"`
+      if (!isWellFormed(value)) throw BAIL
+      return JSON.stringify(value)
+    case 'number':
+      if (!Number.isSafeInteger(value)) throw BAIL
+      return value === 0 ? '0' : String(value)
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'object': {
+      if (value === null) return 'null'
+      if (depth >= FAST_DEPTH) throw BAIL
+      if (Array.isArray(value)) return fastArray(value, depth + 1)
+      if (!isPlainObject(value)) throw BAIL
+      return fastObject(value as Record<string, unknown>, depth + 1)
+    }
+    default:
+      throw BAIL
+  }
+}
+
+function fastArray(items: unknown[], depth: number): string {
+  let out = '['
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out += ','
+    out += fastValue(items[i], depth)
+  }
+  return `${out}]`
+}
+
+function fastObject(record: Record<string, unknown>, depth: number): string {
+  const keys = Object.keys(record).sort()
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    if (!NEEDS_NO_ESCAPE.test(key)) throw BAIL
+    out += `${i > 0 ? ',"' : '"'}${key}":${fastValue(record[key], depth)}`
+  }
+  return `${out}}`
+}
+
+/**
  * Encodes a value as Matrix canonical JSON (specification, appendix "Canonical JSON"): object keys
  * sorted by Unicode code point, no insignificant whitespace, only the escapes the grammar allows,
  * integers within ±(2^53 − 1) and `-0` written as `0`. Signatures are computed over the UTF-8 bytes
@@ -159,6 +218,11 @@ function encodeObject(object: object, trail: Trail, ancestors: Set<object>): str
  * @example encodeCanonicalJson({ b: 1, a: [true, null] }) // '{"a":[true,null],"b":1}'
  */
 export function encodeCanonicalJson(value: unknown): string {
+  try {
+    return fastValue(value, 0)
+  } catch (error) {
+    if (error !== BAIL) throw error
+  }
   try {
     return encodeValue(value, [], new Set())
   } catch (error) {

@@ -1,6 +1,5 @@
-import { encodeBase64, encodeBase64UrlSafe } from './base64.js'
-import { encodeCanonicalJsonBytes, type JsonObject } from './canonical-json.js'
-import { sha256 } from './crypto/backend.js'
+import { encodeCanonicalJson, encodeCanonicalJsonBytes, type JsonObject } from './canonical-json.js'
+import { sha256Base64 } from './crypto/backend.js'
 import { EventIdNotDerivedError } from './errors.js'
 import { assertEventObject, redactShallow } from './redaction.js'
 import { getRoomVersionRules, type RoomVersionRules } from './room-versions.js'
@@ -49,23 +48,18 @@ export function signedForm(event: JsonObject, rules: RoomVersionRules): JsonObje
  */
 export function computeContentHash(event: object): string {
   assertEventObject(event)
-  return encodeBase64(contentHashBytes(event))
+  return contentHashBase64(event)
 }
 
-/** The content hash as bytes, for callers that compare it rather than store it. @internal */
-export function contentHashBytes(event: JsonObject): Uint8Array {
-  return sha256(encodeCanonicalJsonBytes(contentHashForm(event)))
+/** The content hash in unpadded standard base64, as `hashes.sha256` holds it. @internal */
+export function contentHashBase64(event: JsonObject): string {
+  return sha256Base64(encodeCanonicalJson(contentHashForm(event)), false)
 }
 
-/** The reference hash as bytes, for callers that hold the room version's rules. @internal */
-export function referenceHashBytes(event: JsonObject, rules: RoomVersionRules): Uint8Array {
-  return sha256(encodeCanonicalJsonBytes(signedForm(event, rules)))
-}
-
-function encodeReferenceHash(hash: Uint8Array, rules: RoomVersionRules): string {
-  return rules.eventIdFormat === 'url-safe-reference-hash'
-    ? encodeBase64UrlSafe(hash)
-    : encodeBase64(hash)
+/** The reference hash under resolved rules, in the alphabet of the room version. */
+function referenceHashUnder(event: JsonObject, rules: RoomVersionRules): string {
+  const urlSafe = rules.eventIdFormat === 'url-safe-reference-hash'
+  return sha256Base64(encodeCanonicalJson(signedForm(event, rules)), urlSafe)
 }
 
 /**
@@ -84,7 +78,7 @@ function encodeReferenceHash(hash: Uint8Array, rules: RoomVersionRules): string 
 export function computeEventReferenceHash(event: object, roomVersion: string): string {
   const rules = getRoomVersionRules(roomVersion)
   assertEventObject(event)
-  return encodeReferenceHash(referenceHashBytes(event, rules), rules)
+  return referenceHashUnder(event, rules)
 }
 
 /** The event ID under already resolved rules. @internal */
@@ -100,7 +94,7 @@ export function eventIdUnder(event: JsonObject, rules: RoomVersionRules): string
  */
 export function eventIdFromSignedBytes(signedBytes: Uint8Array, rules: RoomVersionRules): string {
   if (rules.eventIdFormat === 'origin-chosen') throw new EventIdNotDerivedError(rules.identifier)
-  return `$${encodeReferenceHash(sha256(signedBytes), rules)}`
+  return `$${sha256Base64(signedBytes, rules.eventIdFormat === 'url-safe-reference-hash')}`
 }
 
 /**

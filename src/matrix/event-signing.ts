@@ -25,6 +25,10 @@ function assertServerName(serverName: unknown): asserts serverName is string {
 
 /** Sets one entity's signatures as an own data property, whatever the entity's name. */
 function setEntity(signatures: Signatures, entity: string, byKey: Record<string, string>): void {
+  if (entity !== '__proto__') {
+    signatures[entity] = byKey
+    return
+  }
   Object.defineProperty(signatures, entity, {
     value: byKey,
     enumerable: true,

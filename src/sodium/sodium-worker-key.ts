@@ -57,6 +57,8 @@ export function sodiumWorkerSigningKey(
  * A {@link SigningBackend} that signs and verifies with libsodium on worker threads, for every key
  * of the process once selected: the `old_key` filter's checks and the proofs of version 1 and 2
  * events run there too. Results are those of every other backend (Ed25519 is deterministic).
+ * A worker keeps a copy of each key it has used until the key's signer or verifier is garbage
+ * collected, or the backend closed.
  *
  * @throws {RangeError} for `threads` or `chunkSize` that is not a positive integer.
  * @throws {Error} when sodium-native is not installed.

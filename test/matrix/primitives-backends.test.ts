@@ -102,9 +102,30 @@ describe('the three Ed25519 implementations', () => {
           const digest = createHash('sha256').update(message).digest()
           expect(Buffer.from(nodeBackend.sha256(message))).toEqual(digest)
           expect(Buffer.from(webBackend.sha256(message))).toEqual(digest)
+          for (const urlSafe of [false, true]) {
+            const text = digest.toString(urlSafe ? 'base64url' : 'base64').replace(/=+$/, '')
+            expect(nodeBackend.sha256Base64(message, urlSafe)).toBe(text)
+            expect(webBackend.sha256Base64(message, urlSafe)).toBe(text)
+          }
         },
       ),
       { numRuns: 100 },
+    )
+  })
+
+  it('agree on SHA-256 in unpadded base64 of any string, as its UTF-8 bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 200 }),
+        fc.boolean(),
+        (text, urlSafe) => {
+          const digest = createHash('sha256').update(Buffer.from(text, 'utf8')).digest()
+          const expected = digest.toString(urlSafe ? 'base64url' : 'base64').replace(/=+$/, '')
+          expect(nodeBackend.sha256Base64(text, urlSafe)).toBe(expected)
+          expect(webBackend.sha256Base64(text, urlSafe)).toBe(expected)
+        },
+      ),
+      { numRuns: 200 },
     )
   })
 

@@ -227,6 +227,16 @@ describe('encodeCanonicalJson output', () => {
     )
   })
 
+  it('encodes values nested deeper than its fast path goes, and keys that need escapes', () => {
+    let value: unknown = { z: 1, 'a"b': '\u0001' }
+    let expected = '{"a\\"b":"\\u0001","z":1}'
+    for (let depth = 0; depth < 150; depth++) {
+      value = depth % 2 === 0 ? [value, depth] : { b: value, a: depth }
+      expected = depth % 2 === 0 ? `[${expected},${depth}]` : `{"a":${depth},"b":${expected}}`
+    }
+    expect(encodeCanonicalJson(value)).toBe(expected)
+  })
+
   it('encodes the same value referenced twice, which is no cycle', () => {
     const shared = { x: 1 }
     expect(encodeCanonicalJson({ a: shared, b: [shared, shared] })).toBe(

@@ -183,7 +183,7 @@ describe.skipIf(skip)('PostgresStorageAdapter', () => {
     const many = await statementsOf(200)
 
     expect(many).toEqual(few)
-    expect(few.filter((sql) => /unnest/.test(sql)).length).toBe(2)
+    expect(few.filter((sql) => /json_to_recordset/.test(sql)).length).toBe(2)
     expect((await home.undoLog()).length).toBe(205)
   })
 

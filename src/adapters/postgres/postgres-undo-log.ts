@@ -74,8 +74,8 @@ async function append(
   const log = context.table(table)
   const rows = write.rows as UndoLogAppendRow[]
   const sql = `WITH input AS (
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-        WITH ORDINALITY AS r(event_id, expected_json, server_name, removed, added_key_id, ord)
+      SELECT * FROM json_to_recordset($1::json) AS r(ord bigint, event_id text,
+        expected_json text, server_name text, removed text, added_key_id text)
     ), applicable AS (
       SELECT input.* FROM input
       JOIN ${context.table('event_json')} AS j
@@ -87,12 +87,18 @@ async function append(
       FROM applicable
     )
     SELECT ord FROM applicable`
+  // One JSON parameter rather than text arrays, for the reason replaceJson gives.
   const values = [
-    column(rows, 'event_id'),
-    column(rows, 'expected_json'),
-    column(rows, 'server_name'),
-    rows.map((row) => JSON.stringify(row.removed_signatures)),
-    column(rows, 'added_key_id'),
+    JSON.stringify(
+      rows.map((row, index) => ({
+        ord: index + 1,
+        event_id: row.event_id,
+        expected_json: row.expected_json,
+        server_name: row.server_name,
+        removed: JSON.stringify(row.removed_signatures),
+        added_key_id: row.added_key_id,
+      })),
+    ),
   ]
 
   return { skipped: skippedOf(rows, await queryRows<{ ord: unknown }>(client, sql, values)) }

@@ -1,3 +1,4 @@
+import { encodeBase64, encodeBase64UrlSafe } from '../base64.js'
 import { purePublicKey, pureSha256, pureSign, pureVerify } from './pure.js'
 import { pluggedIn, selectedSigningBackend } from './selection.js'
 
@@ -12,6 +13,17 @@ export type Signer = (message: Uint8Array) => Promise<Uint8Array>
 export type Verifier = (message: Uint8Array, signature: Uint8Array) => Promise<boolean>
 
 export const sha256: (data: Uint8Array) => Uint8Array = pureSha256
+
+const utf8 = new TextEncoder()
+
+/**
+ * SHA-256 of bytes, or of a well-formed string's UTF-8 bytes, as unpadded base64: the standard
+ * alphabet, or the URL-safe one with `urlSafe`.
+ */
+export function sha256Base64(data: Uint8Array | string, urlSafe: boolean): string {
+  const digest = pureSha256(typeof data === 'string' ? utf8.encode(data) : data)
+  return urlSafe ? encodeBase64UrlSafe(digest) : encodeBase64(digest)
+}
 export const ed25519PublicKey: (seed: Uint8Array) => Uint8Array = purePublicKey
 
 let nativeSupport: Promise<boolean> | undefined
