@@ -100,8 +100,6 @@ describe('the three Ed25519 implementations', () => {
           expect(pure.pureVerify(publicKey, native, message)).toBe(true)
 
           const digest = createHash('sha256').update(message).digest()
-          expect(Buffer.from(nodeBackend.sha256(message))).toEqual(digest)
-          expect(Buffer.from(webBackend.sha256(message))).toEqual(digest)
           for (const urlSafe of [false, true]) {
             const text = digest.toString(urlSafe ? 'base64url' : 'base64').replace(/=+$/, '')
             expect(nodeBackend.sha256Base64(message, urlSafe)).toBe(text)

@@ -115,15 +115,25 @@ async function remove(
 ) {
   const rows = write.rows as UndoLogRemoveRow[]
   const sql = `WITH applicable AS (
-      SELECT r.* FROM unnest($1::bigint[], $2::text[], $3::text[])
-        WITH ORDINALITY AS r(id, event_id, expected_json, ord)
+      SELECT r.* FROM json_to_recordset($1::json)
+        AS r(ord bigint, id bigint, event_id text, expected_json text)
       JOIN ${context.table('event_json')} AS j
         ON j.event_id = r.event_id AND j.json = r.expected_json
     ), removed AS (
       DELETE FROM ${context.table(table)} AS l USING applicable WHERE l.id = applicable.id
     )
     SELECT ord FROM applicable`
-  const values = [column(rows, 'id'), column(rows, 'event_id'), column(rows, 'expected_json')]
+  // One JSON parameter rather than text arrays, for the reason replaceJson gives.
+  const values = [
+    JSON.stringify(
+      rows.map(({ id, event_id, expected_json }, index) => ({
+        ord: index + 1,
+        id,
+        event_id,
+        expected_json,
+      })),
+    ),
+  ]
 
   return { skipped: skippedOf(rows, await queryRows<{ ord: unknown }>(client, sql, values)) }
 }

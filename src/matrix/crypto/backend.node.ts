@@ -56,16 +56,6 @@ function plain(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
 }
 
-// One-shot hashing (Node 20.12+, Bun, Deno) skips a Hash object per call; older Node has createHash.
-const oneShotHash = (
-  nodeCrypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }
-).hash
-
-export function sha256(data: Uint8Array): Uint8Array {
-  if (oneShotHash !== undefined) return plain(oneShotHash('sha256', data, 'buffer'))
-  return plain(createHash('sha256').update(data).digest())
-}
-
 // One-shot hashing straight to text: no Buffer is made for the digest, which costs more than the
 // hash itself for an event.
 const oneShotText = (

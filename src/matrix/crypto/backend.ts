@@ -12,8 +12,6 @@ export const backendName = 'webcrypto'
 export type Signer = (message: Uint8Array) => Promise<Uint8Array>
 export type Verifier = (message: Uint8Array, signature: Uint8Array) => Promise<boolean>
 
-export const sha256: (data: Uint8Array) => Uint8Array = pureSha256
-
 const utf8 = new TextEncoder()
 
 /**
