@@ -56,7 +56,19 @@ export default defineConfig([
     },
     platform: 'node',
     external: selfReference,
+    // `/node` finds its worker module and sodium-native from import.meta.url, which the CommonJS
+    // build gets from tsup's shim.
+    shims: true,
     dts: true,
+  },
+  {
+    // The module the threads of `resignWorkers()` run, loaded by path, never imported: an ES
+    // module with its own copy of the pipeline and the node:crypto backend.
+    ...common,
+    entry: { 'resign-worker': 'src/node/resign-worker.ts' },
+    format: ['esm'],
+    platform: 'node',
+    esbuildPlugins: [nodeCryptoBackend],
   },
   {
     // Node only, and loads the optional sodium-native through createRequire(import.meta.url), which

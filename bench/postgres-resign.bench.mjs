@@ -3,10 +3,10 @@
 // generated once, by a child process, into a template database; every run copies it
 // (CREATE DATABASE … TEMPLATE) and runs `event_resign` in a child process of its own, so the peak
 // RSS is the job's alone. The Node job runs twice per mode: with the default signing (node:crypto)
-// and with the fastest set-up the library ships (sodiumWorkerBackend, 2 threads), to which the
-// targets apply. After the Node runs, the Python reference loop
+// and with the fastest set-up the library ships (the job's `offload`: resignWorkers, 2 threads,
+// sodium-native), to which the targets apply. After the Node runs, the Python reference loop
 // (postgres-resign-python.py: Synapse's stack, psycopg2's execute_batch) re-signs a fresh copy of
-// the same template, in pages of the size the default Node run's batches settled at. Both copies are then
+// the same template, in pages as large as the Node runs' batches settled at. Both copies are then
 // checked: the events signed by the new key id only must number what the run claims, and a sample
 // of the Python loop's signatures must verify with the library. Targets (issue item 5): ≥ 10,000
 // events/s without `old_key`, ≥ 1.5× the Python loop; and peak RSS at the largest size within
@@ -15,6 +15,9 @@
 //   npm run build && node bench/postgres-resign.bench.mjs
 //   PG_RESIGN_SIZES=100000,1000000 node bench/postgres-resign.bench.mjs   (the default sizes)
 //   PG_RESIGN_PY_PAGE=1000 …   a fixed page size for the Python loop instead of the Node one's
+//   PG_RESIGN_ROUNDS=5 …       rounds per size (default 3 up to 200,000 messages, 1 above); each
+//                              round runs every contender once, in a rotating order, on a fresh
+//                              copy, and the figures are the medians of the rounds
 //
 // The server: DATABASE_URL, or the PG* variables, default postgres@127.0.0.1:5432 (trust auth).
 // The Python side needs /usr/bin/python3 with python3-psycopg2, python3-signedjson,
@@ -98,15 +101,15 @@ async function generate(database, size) {
 /** The signing set-ups the Node job runs with: the default, and the fastest the library ships. */
 const BACKENDS = {
   default: 'node:crypto (default)',
-  workers: 'sodiumWorkerBackend, 2 threads (fastest)',
+  offload: 'resignWorkers, 2 threads (fastest)',
 }
 
 async function resign(database, mode, backend) {
   const { lib, PostgresStorageAdapter } = await load()
-  if (backend === 'workers') {
-    const { sodiumWorkerBackend } = await import('../dist/sodium.js')
-    lib.selectSigningBackend(sodiumWorkerBackend({ threads: 2 }))
-  }
+  const offload =
+    backend === 'offload'
+      ? (await import('../dist/node.js')).resignWorkers({ threads: 2, signer: 'sodium' })
+      : undefined
   const storage = new PostgresStorageAdapter({ connectionString: urlFor(database) })
   const oldKey = lib.decodeSigningKeyBase64('ed25519', 'old', OLD_SEED)
   const keyProvider = new lib.MemoryKeyProvider(
@@ -122,13 +125,14 @@ async function resign(database, mode, backend) {
       outcomes[kind] = (outcomes[kind] ?? 0) + count
     }
   })
-  runner.registerJob(lib.eventResignJob({ serverName: SERVER, keyProvider }))
+  runner.registerJob(lib.eventResignJob({ serverName: SERVER, keyProvider, offload }))
   const params = mode === 'old_key' ? { old_key: oldKeyParam(lib) } : {}
   await runner.startJob('event_resign', params)
   const started = performance.now()
   const report = await runner.runFor(Number.POSITIVE_INFINITY, { sleep: false })
   const seconds = (performance.now() - started) / 1000
   await storage.close()
+  await offload?.close()
   return {
     seconds,
     batches: report.batches.length,
@@ -232,60 +236,108 @@ function checkText(found, claimed) {
   return `check: ${thousands(found.newOnly)} signed by ${NEW_KEY_ID} only, ${right}${verified}`
 }
 
+/** Rounds per size: PG_RESIGN_ROUNDS, else 3 up to 200,000 messages and 1 above. */
+function roundsFor(size) {
+  const given = Number(process.env.PG_RESIGN_ROUNDS)
+  return Number.isSafeInteger(given) && given > 0 ? given : size <= 200_000 ? 3 : 1
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/** One Node run on a fresh copy, printed. */
+async function nodeRun(template, mode, backend, round) {
+  const node = await withCopy(template, async (copy) => {
+    const run = child(['resign', copy, mode, backend])
+    return { ...run, found: await check(copy, false) }
+  })
+  const resigned = node.outcomes.resigned ?? 0
+  console.log(
+    `  ${mode}, round ${round}, Node, ${BACKENDS[backend]}: re-signed ${thousands(resigned)} in ${node.seconds.toFixed(1)} s = ${rate(resigned, node.seconds)}, ` +
+      `${node.batches} batches (settled at ${thousands(node.settledBatch)}), ${node.failures} failures, ` +
+      `peak RSS ${node.maxRssMb.toFixed(0)} MB, outcomes ${JSON.stringify(node.outcomes)}; ${checkText(node.found, resigned)}`,
+  )
+  return { ...node, resigned, rate: resigned / node.seconds }
+}
+
+/** One run of the Python loop on a fresh copy, printed; undefined when it could not run. */
+async function pythonRun(template, mode, page, round) {
+  const py = await withCopy(template, async (copy) => {
+    const run = await python(copy, mode, page)
+    return run.error ? run : { ...run, found: await check(copy, true) }
+  })
+  if (py.error) {
+    console.log(`  ${mode}, round ${round}, Python: not run: ${py.error}`)
+    return undefined
+  }
+  console.log(
+    `  ${mode}, round ${round}, Python: re-signed ${thousands(py.resigned)} in ${py.seconds.toFixed(1)} s = ${rate(py.resigned, py.seconds)}, ` +
+      `${py.batches} pages of ${thousands(py.page)}, peak RSS ${py.maxRssMb.toFixed(0)} MB, skipped ${JSON.stringify(py.skipped)}; ${checkText(py.found, py.resigned)}`,
+  )
+  return { ...py, rate: py.resigned / py.seconds }
+}
+
 async function benchSize(size, rows) {
   const template = `mbu_bench_${size}_${process.pid}`
   await admin(`CREATE DATABASE ${template} TEMPLATE template0 ENCODING 'UTF8'`)
   try {
     const made = child(['generate', template, String(size)])
+    const rounds = roundsFor(size)
     console.log(
-      `${thousands(size)} messages: generated ${thousands(made.events)} events (${thousands(made.localEvents)} local) in ${made.seconds.toFixed(1)} s`,
+      `${thousands(size)} messages: generated ${thousands(made.events)} events (${thousands(made.localEvents)} local) in ${made.seconds.toFixed(1)} s; ${rounds} round(s), contenders alternating`,
     )
     for (const mode of ['no old_key', 'old_key']) {
-      const nodes = {}
-      for (const [backend, name] of Object.entries(BACKENDS)) {
-        const node = await withCopy(template, async (copy) => {
-          const run = child(['resign', copy, mode, backend])
-          return { ...run, found: await check(copy, false) }
-        })
-        const resigned = node.outcomes.resigned ?? 0
-        nodes[backend] = node
-        if (backend === 'default') rows.push({ size, mode, maxRssMb: node.maxRssMb })
+      const runs = { python: [] }
+      for (const backend of Object.keys(BACKENDS)) runs[backend] = []
+      let page = Number(process.env.PG_RESIGN_PY_PAGE) || undefined
+      let pythonFailed = false
+      for (let round = 1; round <= rounds; round++) {
+        // The first round runs the Node set-ups first: the Python loop's pages are as large as
+        // the largest batch size they settled at (larger pages are faster for it). Later rounds
+        // rotate the order, so that no contender always goes first.
+        const order = [...Object.keys(BACKENDS), 'python']
+        const turned = order.slice(round - 1).concat(order.slice(0, round - 1))
+        for (const contender of round === 1 ? order : turned) {
+          if (contender !== 'python') {
+            const run = await nodeRun(template, mode, contender, round)
+            runs[contender].push(run)
+            if (round === 1 && !process.env.PG_RESIGN_PY_PAGE) {
+              page = Math.max(page ?? 0, run.settledBatch)
+            }
+          } else if (!pythonFailed) {
+            const run = await pythonRun(template, mode, page ?? 1000, round)
+            if (run === undefined) pythonFailed = true
+            else runs.python.push(run)
+          }
+        }
+      }
+      rows.push({ size, mode, maxRssMb: median(runs.default.map((run) => run.maxRssMb)) })
+
+      const pyRate = runs.python.length > 0 ? median(runs.python.map((run) => run.rate)) : undefined
+      if (pyRate !== undefined) {
+        const same = runs.python.every((run) => run.resigned === runs.default[0].resigned)
         console.log(
-          `  ${mode}, Node, ${name}: re-signed ${thousands(resigned)} in ${node.seconds.toFixed(1)} s = ${rate(resigned, node.seconds)}, ` +
-            `${node.batches} batches (settled at ${thousands(node.settledBatch)}), ${node.failures} failures, ` +
-            `peak RSS ${node.maxRssMb.toFixed(0)} MB, outcomes ${JSON.stringify(node.outcomes)}; ${checkText(node.found, resigned)}`,
+          `  ${mode}: Python median ${rate(pyRate, 1)} (${same ? 'as many events as Node' : 'NOT as many events as Node'})`,
         )
       }
-      const node = nodes.default
-      const resigned = node.outcomes.resigned ?? 0
-      const page = Number(process.env.PG_RESIGN_PY_PAGE ?? node.settledBatch)
-      const py = await withCopy(template, async (copy) => {
-        const run = await python(copy, mode, page)
-        return run.error ? run : { ...run, found: await check(copy, true) }
-      })
-      if (py.error) {
-        console.log(`  ${mode}, Python: not run: ${py.error}`)
-        continue
-      }
-      const same = py.resigned === resigned ? 'as many as Node' : 'NOT as many as Node'
-      console.log(
-        `  ${mode}, Python: re-signed ${thousands(py.resigned)} (${same}) in ${py.seconds.toFixed(1)} s = ${rate(py.resigned, py.seconds)}, ` +
-          `${py.batches} pages of ${thousands(py.page)}, peak RSS ${py.maxRssMb.toFixed(0)} MB, skipped ${JSON.stringify(py.skipped)}; ${checkText(py.found, py.resigned)}`,
-      )
       for (const [backend, name] of Object.entries(BACKENDS)) {
-        const run = nodes[backend]
-        const nodeRate = (run.outcomes.resigned ?? 0) / run.seconds
-        const ratio = nodeRate / (py.resigned / py.seconds)
+        const nodeRate = median(runs[backend].map((run) => run.rate))
+        const rss = median(runs[backend].map((run) => run.maxRssMb))
+        const ratio = pyRate === undefined ? undefined : nodeRate / pyRate
+        const ratioText = ratio === undefined ? 'no Python figure' : `${ratio.toFixed(2)}× Python`
         if (backend === 'default') {
-          console.log(`  ${mode}: Node, ${name} / Python ${ratio.toFixed(2)}×`)
+          console.log(
+            `  ${mode}: Node, ${name}: median ${rate(nodeRate, 1)}, ${ratioText}, peak RSS ${rss.toFixed(0)} MB`,
+          )
           continue
         }
         const speed =
           mode === 'no old_key'
             ? `≥ ${thousands(NODE_TARGET)} events/s: ${verdict(nodeRate >= NODE_TARGET)}; `
             : ''
+        const versus =
+          ratio === undefined ? '' : `≥ ${RATIO_TARGET}× Python: ${verdict(ratio >= RATIO_TARGET)}`
         console.log(
-          `  ${mode}: Node, ${name} / Python ${ratio.toFixed(2)}× — ${speed}≥ ${RATIO_TARGET}× Python: ${verdict(ratio >= RATIO_TARGET)}`,
+          `  ${mode}: Node, ${name}: median ${rate(nodeRate, 1)}, ${ratioText}, peak RSS ${rss.toFixed(0)} MB — ${speed}${versus}`,
         )
       }
     }

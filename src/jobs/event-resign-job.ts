@@ -24,10 +24,10 @@ import {
 import {
   EventResigner,
   type EventResignerOptions,
-  type ResignOutcome,
-  type StoredEvent,
+  type ResignTextOutcome,
 } from './event-resigner.js'
 import { addCounts, addKinds, notifyHost, type OutcomeCounts, readCounts } from './job-progress.js'
+import type { ResignOffload, StoredEventText } from './resign-offload.js'
 import { assertServerName } from './room-state.js'
 import { logSkipped, type SkippedEvent } from './skip-log.js'
 
@@ -59,6 +59,13 @@ export interface EventResignJobOptions {
    * and docs/performance.md for a live server against a maintenance window.
    */
   readonly concurrency?: number
+
+  /**
+   * Decides and signs batches off the event loop, stored texts in and new texts out: give it
+   * `resignWorkers({ threads })` of `matrix-background-updates/node`. See
+   * {@link EventResignerOptions.offload}.
+   */
+  readonly offload?: ResignOffload
 }
 
 /** The progress of `event_resign`, as committed after each batch. */
@@ -290,20 +297,18 @@ async function planBatch(
   pagePlan?: PartPlan,
 ): Promise<[PartPlan, PartPlan]> {
   const parts: [PartPlan, PartPlan] = [emptyPlan(), pagePlan ?? emptyPlan()]
-  const candidates: Array<{ row: EventRow; stored: StoredEvent; part: PartPlan }> = []
+  const candidates: Array<{ row: EventRow; stored: StoredEventText; part: PartPlan }> = []
   const rows = [
     ...examined.retried.map((row) => ({ row, part: parts[0] })),
     ...(pagePlan ? [] : examined.page.map((row) => ({ row, part: parts[1] }))),
   ]
   for (const { row, part } of rows) {
-    const stored = toStoredEvent(row)
-    if (typeof stored !== 'string') candidates.push({ row, stored, part })
-    else if (stored === 'rejected') part.kinds.push(stored)
-    else skipPart(part, row.event_id, stored, 'the stored text is not JSON')
+    if (row.rejected) part.kinds.push('rejected')
+    else candidates.push({ row, stored: storedText(row), part })
   }
   if (candidates.length === 0) return parts
 
-  const outcomes = await deps.resigner.resign(
+  const outcomes = await deps.resigner.resignTexts(
     candidates.map((candidate) => candidate.stored),
     { oldKey },
   )
@@ -323,22 +328,12 @@ function skipPart(part: PartPlan, eventId: string, reason: string, detail: strin
   part.skipped.push({ event_id: eventId, reason, detail })
 }
 
-/** The event as the resigner takes it, or the outcome of an event it need not see. */
-function toStoredEvent(row: EventRow): StoredEvent | 'rejected' | 'malformed' {
-  if (row.rejected) return 'rejected'
-
-  try {
-    return {
-      event: JSON.parse(row.json),
-      roomVersion: row.room_version ?? '',
-      eventId: row.event_id,
-    }
-  } catch {
-    return 'malformed'
-  }
+/** The event as the resigner takes it: the text is parsed there (or on the offload's threads). */
+function storedText(row: EventRow): StoredEventText {
+  return { json: row.json, roomVersion: row.room_version ?? '', eventId: row.event_id }
 }
 
-function addOutcome(part: PartPlan, row: EventRow, outcome: ResignOutcome, serverName: string) {
+function addOutcome(part: PartPlan, row: EventRow, outcome: ResignTextOutcome, serverName: string) {
   if (outcome.status !== 'resigned') {
     skipPart(part, row.event_id, outcome.status, outcome.detail)
     return
@@ -354,7 +349,7 @@ function addOutcome(part: PartPlan, row: EventRow, outcome: ResignOutcome, serve
   part.replace.push({
     event_id: row.event_id,
     expected_json: row.json,
-    json: JSON.stringify(outcome.event),
+    json: outcome.json,
   })
 }
 

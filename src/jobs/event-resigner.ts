@@ -5,7 +5,7 @@ import {
   encodeCanonicalJsonBytes,
   type JsonObject,
 } from '../matrix/canonical-json.js'
-import { CanonicalJsonError } from '../matrix/errors.js'
+import { CanonicalJsonError, SignerError } from '../matrix/errors.js'
 import {
   contentHashBase64,
   eventIdFromSignedBytes,
@@ -17,8 +17,9 @@ import {
   resignSignedBytes,
   senderServerName,
   verifySignedBytes,
+  withOnlySignature,
 } from '../matrix/event-signing.js'
-import { isKeyId, type SigningKey, type VerifyKey } from '../matrix/keys.js'
+import { Ed25519SigningKey, isKeyId, type SigningKey, type VerifyKey } from '../matrix/keys.js'
 import { isJsonObject, redactShallow } from '../matrix/redaction.js'
 import {
   getRoomVersionRules,
@@ -26,6 +27,12 @@ import {
   type RoomVersionRules,
 } from '../matrix/room-versions.js'
 import { findSignature } from '../matrix/signing.js'
+import type {
+  OffloadedKeys,
+  OffloadedOutcome,
+  ResignOffload,
+  StoredEventText,
+} from './resign-offload.js'
 
 /**
  * Why an event was left as it was. A fixed set; each skipped outcome also has a `detail` sentence.
@@ -89,6 +96,22 @@ export interface SkippedOutcome {
 /** What became of one event of a batch. */
 export type ResignOutcome = ResignedOutcome | SkippedOutcome
 
+/** A stored event that was re-signed: write `json` back and keep `removedSignatures` to undo it. */
+export interface ResignedTextOutcome {
+  readonly status: 'resigned'
+  /** The stored event ID, or else the `event_id` inside the JSON (always set from v3). */
+  readonly eventId: string | undefined
+  /** The new event as JSON text (`JSON.stringify` of the re-signed event). */
+  readonly json: string
+  /** Our signatures the event had before, key id → value as stored; `{}` when it had none. */
+  readonly removedSignatures: JsonObject
+  /** The key id of the new signature. */
+  readonly keyId: string
+}
+
+/** What became of one stored text; a text that is not JSON is `malformed`. */
+export type ResignTextOutcome = ResignedTextOutcome | SkippedOutcome
+
 /** How to build an {@link EventResigner}. */
 export interface EventResignerOptions {
   /** Gives the current key (which signs) and the old verify keys (which prove v1/v2 events). */
@@ -102,6 +125,14 @@ export interface EventResignerOptions {
    * Raise it (to 64 or the batch size) in a maintenance window; 1 signs one event at a time.
    */
   concurrency?: number
+  /**
+   * Where batches are decided and signed instead of the calling thread: `resignWorkers()` of
+   * `matrix-background-updates/node` runs this same pipeline on worker threads, so that re-signing
+   * uses more than one core and the event loop stays free. It needs the current key to be an
+   * `Ed25519SigningKey` (its seed is copied to the workers); with any other key (a remote signer,
+   * `sodiumWorkerSigningKey`) batches are decided here, as without it. See docs/performance.md.
+   */
+  offload?: ResignOffload | undefined
 }
 
 /** Events of a batch in flight at once, unless the options say otherwise. */
@@ -121,6 +152,8 @@ interface BatchContext {
   readonly currentKey: SigningKey
   readonly knownKeys: readonly VerifyKey[]
   readonly oldKey: VerifyKey | undefined
+  /** The same keys as bytes, when the batch goes to the offload. */
+  readonly offloaded: OffloadedKeys | undefined
 }
 
 /**
@@ -143,6 +176,8 @@ function skip(
 ): SkippedOutcome {
   return { status, eventId, detail }
 }
+
+const NOT_JSON = 'the stored text is not JSON'
 
 function jsonEventId(event: unknown): string | undefined {
   return isJsonObject(event) && typeof event.event_id === 'string' ? event.event_id : undefined
@@ -272,6 +307,10 @@ async function mapInFlight<T, R>(
   return results
 }
 
+function indexes(count: number): number[] {
+  return Array.from({ length: count }, (_, index) => index)
+}
+
 /** Whether the event is stored in its redacted form, `signatures` and `unsigned` aside. */
 function storedRedacted(event: JsonObject, rules: RoomVersionRules): boolean {
   const { signatures: _s, unsigned: _u, ...stored } = event
@@ -309,9 +348,11 @@ export class EventResigner {
   readonly #keyProvider: KeyProvider
   readonly #serverName: string
   readonly #concurrency: number
+  readonly #offload: ResignOffload | undefined
 
   /**
-   * @throws {TypeError} for a missing key provider or an empty server name.
+   * @throws {TypeError} for a missing key provider, an empty server name or an `offload` without
+   *   `resignBatch()`.
    * @throws {RangeError} for a `concurrency` that is not a positive integer.
    */
   constructor(options: EventResignerOptions) {
@@ -329,9 +370,14 @@ export class EventResigner {
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer, got ${String(concurrency)}`)
     }
+    const offload = options.offload
+    if (offload !== undefined && typeof offload?.resignBatch !== 'function') {
+      throw new TypeError('offload must have resignBatch()')
+    }
     this.#keyProvider = provider
     this.#serverName = options.serverName
     this.#concurrency = concurrency
+    this.#offload = offload
   }
 
   /** Our server name, whose events this resigner re-signs. */
@@ -355,7 +401,192 @@ export class EventResigner {
       throw new TypeError(`events must be an array, got ${describeType(events)}`)
     }
     const context = await this.#loadContext(options.oldKey)
-    return mapInFlight(events, this.#concurrency, (stored) => this.#resignOne(stored, context))
+    return this.#shareOut(
+      events,
+      context,
+      (keys, tail) => this.#offloadBatch(keys, tail.length, { kind: 'events', events: tail }),
+      (stored) => this.#resignOne(stored, context),
+      (stored, answer) => {
+        if (answer.status !== 'resigned') return answer
+        const { eventId, keyId, removedSignatures } = answer
+        const event = stored.event as JsonObject
+        const signature = answer.signature as string
+        return {
+          status: 'resigned',
+          eventId,
+          event: withOnlySignature(event, this.#serverName, keyId, signature),
+          removedSignatures,
+          keyId,
+        }
+      },
+    )
+  }
+
+  /**
+   * {@link resign} for events as the store holds them, by their text: each text is parsed here, or,
+   * with an `offload`, on the offload's threads, so that the event loop neither parses nor writes
+   * JSON. A text that is not JSON ends `malformed`.
+   *
+   * @returns one outcome per text, in the order given; a re-signed event comes back as JSON text.
+   * @throws {TypeError} when `texts` is not an array or `oldKey` is not a verify key.
+   * @throws {SignerError} when the key provider or the signer fails or gives something unusable.
+   */
+  async resignTexts(
+    texts: readonly StoredEventText[],
+    options: ResignBatchOptions = {},
+  ): Promise<ResignTextOutcome[]> {
+    if (!Array.isArray(texts)) {
+      throw new TypeError(`texts must be an array, got ${describeType(texts)}`)
+    }
+    const context = await this.#loadContext(options.oldKey)
+    return this.#shareOut(
+      texts,
+      context,
+      (keys, tail) => this.#offloadBatch(keys, tail.length, { kind: 'texts', texts: tail }),
+      (stored) => this.#resignText(stored, context),
+      (_, answer) => {
+        if (answer.status !== 'resigned') return answer
+        const { eventId, json, removedSignatures, keyId } = answer
+        return { status: 'resigned', eventId, json: json as string, removedSignatures, keyId }
+      },
+    )
+  }
+
+  /**
+   * Decides a batch: all of it here without an offload; with one, there, and here any event it
+   * answers `undefined` for; with one the caller helps (`callerHelps`), in chunks, of which this
+   * thread decides one itself whenever the offload holds as many as it takes. Outcomes keep the
+   * order of `items`.
+   */
+  async #shareOut<T, O>(
+    items: readonly T[],
+    context: BatchContext,
+    offload: (keys: OffloadedKeys, part: readonly T[]) => Promise<Answers>,
+    here: (item: T) => Promise<O>,
+    adopt: (item: T, answer: OffloadedOutcome) => O,
+  ): Promise<O[]> {
+    const keys = context.offloaded
+    if (keys === undefined) return mapInFlight(items, this.#concurrency, here)
+    try {
+      return await this.#shareOutWith(keys, items, offload, here, adopt)
+    } finally {
+      // This batch's copy of the seed; the offload keeps its own for as long as it needs it.
+      keys.current.seed.fill(0)
+    }
+  }
+
+  async #shareOutWith<T, O>(
+    keys: OffloadedKeys,
+    items: readonly T[],
+    offload: (keys: OffloadedKeys, part: readonly T[]) => Promise<Answers>,
+    here: (item: T) => Promise<O>,
+    adopt: (item: T, answer: OffloadedOutcome) => O,
+  ): Promise<O[]> {
+    const finish = (part: readonly T[], answers: Answers) =>
+      mapInFlight(indexes(part.length), this.#concurrency, (index) => {
+        const item = part[index] as T
+        const answer = answers[index]
+        return answer === undefined ? here(item) : Promise.resolve(adopt(item, answer))
+      })
+    const help = callerHelpOf(this.#offload as ResignOffload)
+    if (help === undefined)
+      return items.length === 0 ? [] : finish(items, await offload(keys, items))
+
+    const outcomes = new Array<O>(items.length)
+    const sent: Promise<void>[] = []
+    let out = 0
+    let failed = false
+    let next = 0
+    const take = () => {
+      const start = next
+      next = Math.min(items.length, next + help.chunkSize)
+      return { start, part: items.slice(start, next) }
+    }
+    const place = (start: number, decided: readonly O[]) => {
+      decided.forEach((outcome, index) => {
+        outcomes[start + index] = outcome
+      })
+    }
+    while (next < items.length && !failed) {
+      while (out < help.inFlight && next < items.length) {
+        const { start, part } = take()
+        out++
+        const chunk = offload(keys, part)
+          .then((answers) => finish(part, answers))
+          .then((decided) => place(start, decided))
+          .finally(() => {
+            out--
+          })
+        chunk.catch(() => {
+          failed = true
+        })
+        sent.push(chunk)
+      }
+      if (next >= items.length) break
+      const { start, part } = take()
+      place(start, await mapInFlight(part, this.#concurrency, here))
+      // Lets the offload's answers in, so that its chunks are refilled before the next one here.
+      await yieldToEventLoop()
+    }
+    await Promise.all(sent)
+    return outcomes
+  }
+
+  async #resignText(stored: StoredEventText, context: BatchContext): Promise<ResignTextOutcome> {
+    const eventId = typeof stored?.eventId === 'string' ? stored.eventId : undefined
+    let event: unknown
+    try {
+      event = JSON.parse(stored.json)
+    } catch {
+      return skip('malformed', eventId, NOT_JSON)
+    }
+    const outcome = await this.#resignOne({ ...stored, event }, context)
+    if (outcome.status !== 'resigned') return outcome
+    const { removedSignatures, keyId } = outcome
+    const json = JSON.stringify(outcome.event)
+    return { status: 'resigned', eventId: outcome.eventId, json, removedSignatures, keyId }
+  }
+
+  /**
+   * Hands a batch to the offload and checks the shape of its answers.
+   *
+   * @throws {SignerError} when the offload fails or answers something unusable.
+   */
+  async #offloadBatch(
+    keys: OffloadedKeys,
+    count: number,
+    batch:
+      | { kind: 'events'; events: readonly StoredEvent[] }
+      | {
+          kind: 'texts'
+          texts: readonly StoredEventText[]
+        },
+  ): Promise<ReadonlyArray<OffloadedOutcome | undefined>> {
+    const offload = this.#offload as ResignOffload
+    let answers: unknown
+    try {
+      answers = await offload.resignBatch({ ...batch, serverName: this.#serverName, keys })
+    } catch (error) {
+      throw new SignerError('the resign offload failed', { cause: error })
+    }
+    if (!Array.isArray(answers) || answers.length !== count) {
+      throw new SignerError('the resign offload did not answer one outcome per event')
+    }
+    const field = batch.kind === 'events' ? 'signature' : 'json'
+    const keyId = `ed25519:${keys.current.version}`
+    for (const answer of answers as Array<Record<string, unknown> | null | undefined>) {
+      if (answer === undefined) continue
+      const usable =
+        answer === null || typeof answer !== 'object'
+          ? false
+          : answer.status === 'resigned'
+            ? typeof answer[field] === 'string' &&
+              answer.keyId === keyId &&
+              isJsonObject(answer.removedSignatures)
+            : SKIP_REASONS.has(answer.status as string) && typeof answer.detail === 'string'
+      if (!usable) throw new SignerError('the resign offload answered an unusable outcome')
+    }
+    return answers as ReadonlyArray<OffloadedOutcome | undefined>
   }
 
   async #loadContext(oldKey: VerifyKey | undefined): Promise<BatchContext> {
@@ -364,7 +595,11 @@ export class EventResigner {
     }
     const currentKey = await loadCurrentKey(this.#keyProvider)
     const oldKeys = await loadOldVerifyKeys(this.#keyProvider)
-    return { currentKey, knownKeys: [currentKey.verifyKey, ...oldKeys], oldKey }
+    const offloaded =
+      this.#offload !== undefined && currentKey instanceof Ed25519SigningKey
+        ? offloadedKeys(currentKey, oldKeys, oldKey)
+        : undefined
+    return { currentKey, knownKeys: [currentKey.verifyKey, ...oldKeys], oldKey, offloaded }
   }
 
   async #resignOne(stored: StoredEvent, context: BatchContext): Promise<ResignOutcome> {
@@ -533,6 +768,55 @@ function proveWriteBack(encodings: EventEncodings): Proof {
     return unproven(describeCanonicalFailure(error, 'the event'))
   }
   return unproven('the content hash does not reproduce and the event is not stored redacted')
+}
+
+type Answers = ReadonlyArray<OffloadedOutcome | undefined>
+
+/** The offload's `callerHelps`, or undefined when it has none or an unusable one. */
+function callerHelpOf(offload: ResignOffload): { chunkSize: number; inFlight: number } | undefined {
+  const help = offload.callerHelps
+  const usable = (count: unknown) => Number.isSafeInteger(count) && (count as number) > 0
+  if (help === undefined || !usable(help?.chunkSize) || !usable(help.inFlight)) return undefined
+  return help
+}
+
+/** Resolves once the event loop has taken its messages: setImmediate where there is one. */
+function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown })
+    .setImmediate
+  return new Promise((resolve) => {
+    if (immediate !== undefined) immediate(resolve)
+    else setTimeout(resolve, 0)
+  })
+}
+
+const SKIP_REASONS: ReadonlySet<string> = new Set<ResignSkipReason>([
+  'not-ours',
+  'already-current',
+  'old-key-mismatch',
+  'unprovable',
+  'unknown-room-version',
+  'malformed',
+])
+
+/**
+ * The batch's keys as bytes, or undefined when the `old_key` filter's key is not a plain 32-byte
+ * Ed25519 key (then the batch stays on this thread).
+ */
+function offloadedKeys(
+  current: Ed25519SigningKey,
+  old: readonly VerifyKey[],
+  oldKey: VerifyKey | undefined,
+): OffloadedKeys | undefined {
+  const asBytes = (key: VerifyKey) => ({ version: key.version, bytes: key.bytes })
+  if (oldKey !== undefined && !(oldKey.bytes instanceof Uint8Array && oldKey.bytes.length === 32)) {
+    return undefined
+  }
+  return {
+    current: { version: current.version, seed: current.encode() },
+    old: old.map(asBytes),
+    oldKey: oldKey === undefined ? undefined : asBytes(oldKey),
+  }
 }
 
 function removedSignaturesOf(event: JsonObject, serverName: string): JsonObject {

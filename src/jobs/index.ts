@@ -15,9 +15,11 @@ export {
   type EventResignerOptions,
   type ResignBatchOptions,
   type ResignedOutcome,
+  type ResignedTextOutcome,
   type ResignOutcome,
   type ResignSkipReason,
   type ResignStatus,
+  type ResignTextOutcome,
   type SkippedOutcome,
   type StoredEvent,
 } from './event-resigner.js'
@@ -32,6 +34,15 @@ export {
   type RegenerateDirectoryJobOptions,
   regenerateDirectoryJob,
 } from './regenerate-directory-job.js'
+export type {
+  OffloadedKeys,
+  OffloadedOutcome,
+  OffloadedResigned,
+  OffloadedVerifyKey,
+  ResignOffload,
+  ResignOffloadRequest,
+  StoredEventText,
+} from './resign-offload.js'
 export { type RoomCurrentState, type StateEvent, serverNameOfUserId } from './room-state.js'
 export {
   computeRoomStats,

@@ -85,8 +85,23 @@ export async function resignSignedBytes(
   signingKey: SigningKey,
 ): Promise<JsonObject> {
   const signature = encodeBase64(await signWith(signingKey, signedBytes))
+  return withOnlySignature(event, serverName, signingKey.keyId, signature)
+}
+
+/**
+ * A shallow copy of the event whose `signatures[serverName]` holds only `signature` under `keyId`;
+ * other servers' signatures are kept. For a signature made elsewhere (a worker thread) over the
+ * event's signed form.
+ * @internal
+ */
+export function withOnlySignature(
+  event: JsonObject,
+  serverName: string,
+  keyId: string,
+  signature: string,
+): JsonObject {
   const signatures = copySignatures(event.signatures)
-  setEntity(signatures, serverName, { [signingKey.keyId]: signature })
+  setEntity(signatures, serverName, { [keyId]: signature })
   return { ...event, signatures }
 }
 

@@ -1,11 +1,19 @@
 /**
- * Node-only helpers: reading a Synapse signing key file from disk. Everything else of the library is in
- * the root entry, which runs on any runtime.
+ * Node-only helpers: reading a Synapse signing key file from disk, and `resignWorkers()`, which runs
+ * the re-sign pipeline on worker threads. Everything else of the library is in the root entry,
+ * which runs on any runtime.
  *
  * @module
  */
 import { readFile, stat } from 'node:fs/promises'
 import { type Ed25519SigningKey, KeyFileError, readSigningKeys } from 'matrix-background-updates'
+
+export {
+  type ResignWorkerSigner,
+  type ResignWorkers,
+  type ResignWorkersOptions,
+  resignWorkers,
+} from './resign-workers.js'
 
 /** The few methods of a pino-compatible logger this module uses. */
 export interface WarningLogger {

@@ -1,3 +1,4 @@
+import { copyFile } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import { verifyEventSignature } from 'matrix-background-updates'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -36,8 +37,8 @@ function resignArgs(...extra: string[]): string[] {
 }
 
 /** The stored JSON of every event, ours and other servers', by ID. */
-function storedJson(): Map<string, string> {
-  const database = new Database(files.database, { readonly: true })
+function storedJson(path = files.database): Map<string, string> {
+  const database = new Database(path, { readonly: true })
   try {
     const rows = database.prepare('SELECT event_id, json FROM event_json').all() as {
       event_id: string
@@ -108,6 +109,32 @@ describe('matrix-bgupdates resign against a SQLite database', () => {
     expect(result.stderr).toBe('') // not a terminal: no progress bar
     expect(await countSignedByNewKey()).toBe(expected)
     expect(await queued()).toEqual([])
+  })
+
+  it('writes with --threads exactly what it writes on the main thread', async () => {
+    const copy = `${files.database}.copy`
+    await copyFile(files.database, copy)
+    const onMain = await runCli(resignArgs().map((arg) => (arg === files.database ? copy : arg)))
+    const onWorkers = await runCli(resignArgs('--threads', '2', '--json'))
+    const result = jsonLines(onWorkers.stdout).at(-1)
+
+    expect(onMain.code).toBe(0)
+    expect(onWorkers.code).toBe(0)
+    expect(result).toMatchObject({ type: 'result', done: true })
+    expect(outcomesOf(result).resigned).toBeGreaterThan(100)
+    expect(storedJson()).toEqual(storedJson(copy))
+    expect(await countSignedByNewKey()).toBe(outcomesOf(result).resigned)
+  })
+
+  it('refuses --threads with --revert or --dry-run with exit code 2', async () => {
+    for (const other of ['--revert', '--dry-run']) {
+      const result = await runCli(resignArgs('--threads', '2', other))
+
+      expect(result.code).toBe(2)
+      expect(result.stderr).toBe(
+        'matrix-bgupdates: --threads applies to a re-sign, not to --revert or --dry-run\n',
+      )
+    }
   })
 
   it('finds nothing left to re-sign when run again', async () => {

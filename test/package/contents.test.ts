@@ -45,10 +45,20 @@ describe('the built files', () => {
     '/node entry %s imports only Node built-ins and the root entry',
     async (file) => {
       for (const name of await importsOf(file)) {
-        expect(name).toMatch(/^(node:)?(fs|fs\/promises|path)$|^matrix-background-updates$/)
+        expect(name).toMatch(
+          /^(node:)?(fs|fs\/promises|path|os|module|url|worker_threads)$|^matrix-background-updates$/,
+        )
       }
     },
   )
+
+  it("resignWorkers' worker module imports only Node built-ins, carrying its own pipeline", async () => {
+    const imports = await importsOf('resign-worker.js')
+    expect(imports).toContain('worker_threads')
+    for (const name of imports) {
+      expect(name).toMatch(/^(node:)?(crypto|module|url|worker_threads)$/)
+    }
+  })
 
   it('finds imports where there are some, so the checks above can fail', async () => {
     expect(await importsOf('node.js')).toContain('matrix-background-updates')
@@ -77,6 +87,7 @@ describe('the packed tarball', () => {
       'index.node.cjs',
       'node.js',
       'node.cjs',
+      'resign-worker.js',
       'index.d.ts',
       'index.d.cts',
     ]) {

@@ -157,13 +157,7 @@ describe.skipIf(skip)('PostgresStorageAdapter', () => {
   })
 
   it('writes a batch with the same statements whether it has 5 rows or 200', async () => {
-    const counted = countingPool(pool)
-    const storage = adapter({ pool: counted.pool })
-    await storage.migrate()
-    const home = new PostgresHomeserver(storage)
-    await home.addEvents(Array.from({ length: 200 }, (_, index) => event(index + 1)))
-    await storage.insertUpdates([{ update_name: 'u' }])
-    const token = await storage.lease.acquire('me', 10_000)
+    const { counted, storage, home, token } = await readyForBatches(200)
 
     const statementsOf = async (count: number) => {
       const writes = await resignWrites(home, count)
@@ -183,8 +177,94 @@ describe.skipIf(skip)('PostgresStorageAdapter', () => {
     const many = await statementsOf(200)
 
     expect(many).toEqual(few)
-    expect(few.filter((sql) => /json_to_recordset/.test(sql)).length).toBe(2)
+    // event_resign's pair of writes is one statement, its texts joined into one parameter each.
+    const writing = few.filter((sql) => /UPDATE \S*event_json/.test(sql))
+    expect(writing).toHaveLength(1)
+    expect(writing[0]).toMatch(/INSERT INTO \S*event_resign_undo_log/)
+    expect(writing[0]).toMatch(/string_to_array/)
     expect((await home.undoLog()).length).toBe(205)
+  })
+
+  it('applies the resign pair in one statement, skipping in both what changed since it was read', async () => {
+    const { counted, storage, home, token } = await readyForBatches(4)
+    const writes = await resignWrites(home, 4)
+    await pool.query(`UPDATE ${schema}.event_json SET json = json || '  ' WHERE event_id = '$e3'`)
+    const changed = await home.storedJson('$e3')
+
+    counted.statements.length = 0
+    const result = await storage.commitBatch({
+      updateName: 'u',
+      writes,
+      progress: (report) => ({ skipped: report.skippedCount }),
+      done: false,
+      leaseToken: token,
+    })
+
+    expect(result.committed).toBe(true)
+    const report = result.committed ? result.report : undefined
+    expect(report?.writes.map((write) => [write.op, write.applied])).toEqual([
+      [APPEND_UNDO_LOG, 3],
+      [REPLACE_EVENT_JSON, 3],
+    ])
+    expect(report?.writes.map((write) => write.skipped)).toEqual([
+      [writes[0]?.rows[2]],
+      [writes[1]?.rows[2]],
+    ])
+    expect(await storage.readProgress('u')).toEqual({ skipped: 2 })
+    expect(await home.storedJson('$e3')).toBe(changed)
+    for (const id of ['$e1', '$e2', '$e4']) {
+      const row = writes[1]?.rows.find((r) => (r as { event_id: string }).event_id === id)
+      expect(await home.storedJson(id)).toBe((row as { json: string }).json)
+    }
+    const undo = await home.undoLog()
+    expect(undo.map((entry) => entry.event_id)).toEqual(['$e1', '$e2', '$e4'])
+    expect(undo.map((entry) => entry.id)).toEqual([1, 2, 3])
+    expect(counted.statements.filter((sql) => /UPDATE \S*event_json/.test(sql))).toHaveLength(1)
+  })
+
+  it('sends the resign pair as JSON when a text holds the separator, with the same result', async () => {
+    const { counted, storage, home, token } = await readyForBatches(3)
+    const writes = await resignWrites(home, 3)
+    const odd = writes[1]?.rows[1] as { json: string }
+    ;(writes[1]?.rows as { json: string }[])[1] = { ...odd, json: `${odd.json}\u001f` }
+
+    counted.statements.length = 0
+    const result = await storage.commitBatch({
+      updateName: 'u',
+      writes,
+      progress: {},
+      done: false,
+      leaseToken: token,
+    })
+
+    expect(result.committed && result.report.skippedCount).toBe(0)
+    expect(await home.storedJson('$e2')).toBe(`${odd.json}\u001f`)
+    expect((await home.undoLog()).map((entry) => entry.event_id)).toEqual(['$e1', '$e2', '$e3'])
+    const writing = counted.statements.filter((sql) => /UPDATE \S*event_json/.test(sql))
+    expect(writing).toHaveLength(1)
+    expect(writing[0]).toMatch(/json_to_recordset/)
+  })
+
+  it('applies writes that are not a resign pair one statement each, in order', async () => {
+    const { counted, storage, home, token } = await readyForBatches(3)
+    const [append, replace] = await resignWrites(home, 3)
+    // The undo entries name the events in another order than the replacements.
+    const reordered = { ...append, rows: [...(append?.rows ?? [])].reverse() }
+
+    counted.statements.length = 0
+    const result = await storage.commitBatch({
+      updateName: 'u',
+      writes: [reordered, replace] as Awaited<ReturnType<typeof resignWrites>>,
+      progress: {},
+      done: false,
+      leaseToken: token,
+    })
+
+    expect(result.committed && result.report.skippedCount).toBe(0)
+    expect(counted.statements.filter((sql) => /event_json/.test(sql))).toHaveLength(2)
+    expect((await home.undoLog()).map((entry) => entry.event_id)).toEqual(['$e3', '$e2', '$e1'])
+    const first = replace?.rows[0] as { json?: string } | undefined
+    expect(await home.storedJson('$e1')).toBe(first?.json)
   })
 
   it('classifies connection failures, serialization failures and deadlocks as transient', async () => {
@@ -256,6 +336,18 @@ describe.skipIf(skip)('PostgresStorageAdapter', () => {
 })
 
 /** Rewrites of the first `count` events, each with its undo log entry. */
+/** An adapter over a counting pool, `count` events stored, update `u` queued, its lease held. */
+async function readyForBatches(count: number) {
+  const counted = countingPool(pool)
+  const storage = adapter({ pool: counted.pool })
+  await storage.migrate()
+  const home = new PostgresHomeserver(storage)
+  await home.addEvents(Array.from({ length: count }, (_, index) => event(index + 1)))
+  await storage.insertUpdates([{ update_name: 'u' }])
+  const token = await storage.lease.acquire('me', 10_000)
+  return { counted, storage, home, token }
+}
+
 async function resignWrites(home: PostgresHomeserver, count: number) {
   const rows = await Promise.all(
     Array.from({ length: count }, async (_, index) => {

@@ -27,9 +27,12 @@ import {
   queryRows,
 } from './postgres-driver.js'
 import { isPostgresTransientError } from './postgres-errors.js'
+import { postgresEventsCapability } from './postgres-events.js'
 import { PostgresLease } from './postgres-lease.js'
 import { migratePostgres, type PostgresMigrationResult } from './postgres-migrate.js'
 import { PostgresQueue } from './postgres-queue.js'
+import { appendAndReplace, isResignPair } from './postgres-resign-writes.js'
+import { postgresUndoLogCapability } from './postgres-undo-log.js'
 
 /** Options of {@link PostgresStorageAdapter}: a `pool` or a `connectionString`, not both. */
 export interface PostgresStorageAdapterOptions {
@@ -102,6 +105,8 @@ export class PostgresStorageAdapter implements StorageAdapter {
   readonly #isTransient: (error: unknown) => boolean
   readonly #installed = new Map<string, PostgresCapabilityInstance>()
   readonly #queue: PostgresQueue
+  /** Set when the built-in events and undo_log modules are both installed: they may be fused. */
+  #fusable: PostgresCapabilityContext | undefined
   #pool: PostgresPool | null = null
   #opening: Promise<PostgresPool> | null = null
 
@@ -131,9 +136,10 @@ export class PostgresStorageAdapter implements StorageAdapter {
     const context = this.#context()
     this.#queue = new PostgresQueue(this.tableName('background_updates'))
     this.lease = new PostgresLease(context)
-    for (const module of options.capabilities ?? builtInPostgresCapabilities) {
-      this.#install(module, context)
-    }
+    const modules = options.capabilities ?? builtInPostgresCapabilities
+    for (const module of modules) this.#install(module, context)
+    const builtIn = [postgresEventsCapability, postgresUndoLogCapability]
+    this.#fusable = builtIn.every((module) => modules.includes(module)) ? context : undefined
   }
 
   /** The names of the installed capabilities. */
@@ -287,7 +293,27 @@ export class PostgresStorageAdapter implements StorageAdapter {
   ): Promise<WriteReport> {
     const results: WriteResult[] = []
     let skippedCount = 0
-    for (const write of writes) {
+    for (let index = 0; index < writes.length; index++) {
+      const write = writes[index] as StorageWrite
+      const replace = writes[index + 1]
+      if (this.#fusable !== undefined && isResignPair(write, replace)) {
+        // event_resign's undo entries and their replacements: one statement (see isResignPair).
+        const pair = [write, replace as StorageWrite]
+        const skippedAt = await appendAndReplace(
+          this.#fusable,
+          write,
+          replace as StorageWrite,
+          client,
+        )
+        for (const { capability, op, rows } of pair) {
+          const skipped = skippedAt.map((position) => rows[position])
+          skippedCount += skipped.length
+          results.push({ capability, op, applied: rows.length - skipped.length, skipped })
+        }
+        index++
+        continue
+      }
+
       const operation = this.#installed.get(write.capability)?.operations[write.op]
       if (!operation) {
         throw new MissingCapabilityError('A batch write', [`${write.capability}.${write.op}`])

@@ -63,6 +63,18 @@ function skippedOf<T>(rows: readonly T[], applied: readonly { ord: unknown }[]):
 }
 
 /**
+ * The `INSERT` of a statement that appends undo entries: the rows of `from` (with the columns
+ * `ord`, `event_id`, `server_name`, `removed` and `added_key_id`) get ids above the highest stored,
+ * in the order of `ord`. Shared with the resign pair's statement.
+ */
+export function insertUndoEntries(log: string, from: string): string {
+  return `INSERT INTO ${log} (id, event_id, server_name, removed_signatures_json, added_key_id)
+      SELECT (SELECT COALESCE(MAX(id), 0) FROM ${log}) + row_number() OVER (ORDER BY ord),
+        event_id, server_name, removed, added_key_id
+      FROM ${from}`
+}
+
+/**
  * One statement: the rows whose event text is still the expected one get ids above the highest
  * stored (`MAX(id) + 1` onwards, in the order given) and are inserted; their positions come back.
  */
@@ -80,12 +92,7 @@ async function append(
       SELECT input.* FROM input
       JOIN ${context.table('event_json')} AS j
         ON j.event_id = input.event_id AND j.json = input.expected_json
-    ), inserted AS (
-      INSERT INTO ${log} (id, event_id, server_name, removed_signatures_json, added_key_id)
-      SELECT (SELECT COALESCE(MAX(id), 0) FROM ${log}) + row_number() OVER (ORDER BY ord),
-        event_id, server_name, removed, added_key_id
-      FROM applicable
-    )
+    ), inserted AS (${insertUndoEntries(log, 'applicable')})
     SELECT ord FROM applicable`
   // One JSON parameter rather than text arrays, for the reason replaceJson gives.
   const values = [

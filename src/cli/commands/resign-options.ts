@@ -50,6 +50,12 @@ export const resignOptionSpecs: Readonly<Record<string, OptionSpec>> = {
     value: '<ms>',
     description: 'Pause before each batch, to spare a busy database (default 0).',
   },
+  threads: {
+    type: 'string',
+    value: '<n>',
+    description:
+      'Decide and sign on n worker threads, with sodium-native when it is installed (default 0: on the main thread).',
+  },
 }
 
 /** The checked options of `resign`. */
@@ -63,6 +69,8 @@ export interface ResignSettings {
   readonly revert: boolean
   readonly batchSize: number
   readonly sleepMs: number
+  /** Worker threads for the re-sign pipeline; 0 runs it on the main thread. */
+  readonly threads: number
   readonly json: boolean
 }
 
@@ -78,6 +86,10 @@ export function resignSettings(args: CommandArgs): ResignSettings {
   if (revert && (oldKey !== undefined || beforeTs !== undefined || flag(args, 'dry-run'))) {
     throw new UsageError('--revert takes no --old-key, --before-ts or --dry-run')
   }
+  const threads = parsePositiveInteger(stringOption(args, 'threads') ?? '0', 'threads', true)
+  if (threads > 0 && (revert || flag(args, 'dry-run'))) {
+    throw new UsageError('--threads applies to a re-sign, not to --revert or --dry-run')
+  }
   return {
     keyFile: requiredOption(args, 'key-file', 'resign'),
     serverName: requiredOption(args, 'server-name', 'resign'),
@@ -87,6 +99,7 @@ export function resignSettings(args: CommandArgs): ResignSettings {
     revert,
     batchSize: parsePositiveInteger(stringOption(args, 'batch-size') ?? '100', 'batch-size'),
     sleepMs: parsePositiveInteger(stringOption(args, 'sleep-ms') ?? '0', 'sleep-ms', true),
+    threads,
     json: flag(args, 'json'),
   }
 }

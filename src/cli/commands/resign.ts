@@ -14,6 +14,7 @@ import {
   type StorageAdapter,
   type UpdateBatchEvent,
 } from 'matrix-background-updates'
+import { type ResignWorkers, resignWorkers } from 'matrix-background-updates/node'
 import type { Command } from '../command.js'
 import { databaseTarget, type OpenDatabase, openDatabase } from '../database.js'
 import { EXIT, OperationalError, oneLine, UsageError } from '../errors.js'
@@ -40,6 +41,8 @@ export const resignCommand: Command = {
 to run while a homeserver's runner holds it. The first Ctrl-C lets the batch in flight finish and
 stops; a second aborts it (it rolls back). Run the same command again to continue.
 With --revert, runs event_resign_revert: it puts back the signatures earlier re-signs removed.
+With --threads n, the events are parsed, checked and signed on n worker threads (a maintenance
+window: the cores you can spare), with sodium-native when it is installed.
 With --json, prints one JSON line per batch and a last one with the result.`,
   async run(args, io) {
     const settings = resignSettings(args)
@@ -85,18 +88,28 @@ async function resign(
     leaseOwner: `matrix-bgupdates resign on ${hostname()} (pid ${process.pid})`,
   })
   const job = { serverName: settings.serverName, keyProvider }
+  let offload: ResignWorkers | undefined
   if (settings.revert) runner.registerJob(eventResignRevertJob(job))
-  else runner.registerJob(eventResignJob(job))
-  const earlier = await queueOrContinue(runner, database.storage, settings, io)
+  else {
+    offload = settings.threads > 0 ? resignWorkers({ threads: settings.threads }) : undefined
+    runner.registerJob(eventResignJob({ ...job, offload }))
+  }
 
-  const progress = new ResignProgress(runner, settings, io)
-  const interrupt = stopOnInterrupt(io, runner)
   let report: RunReport
+  let earlier: Record<string, number>
+  let progress: ResignProgress
   try {
-    report = await runner.runFor(Number.POSITIVE_INFINITY)
+    earlier = await queueOrContinue(runner, database.storage, settings, io)
+    progress = new ResignProgress(runner, settings, io)
+    const interrupt = stopOnInterrupt(io, runner)
+    try {
+      report = await runner.runFor(Number.POSITIVE_INFINITY)
+    } finally {
+      interrupt.dispose()
+      await progress.finish()
+    }
   } finally {
-    interrupt.dispose()
-    await progress.finish()
+    await offload?.close()
   }
 
   const outcomes = addOutcomes(earlier, progress.outcomes)

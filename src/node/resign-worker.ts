@@ -1,0 +1,94 @@
+/**
+ * The module each thread of `resignWorkers()` runs (built as dist/resign-worker.js, with its own
+ * copy of the pipeline): it decides and signs the chunks it is sent with an {@link EventResigner}
+ * of its own, so that what a worker answers is exactly what the calling thread would have.
+ *
+ * A request names its keys by a context id; the first request of a context a worker gets carries
+ * the keys themselves, which the worker keeps (the latest few) until the pool closes.
+ *
+ * @internal
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { MemoryKeyProvider } from '../adapters/key-provider.js'
+import { EventResigner } from '../jobs/event-resigner.js'
+import type { OffloadedOutcome, OffloadedVerifyKey } from '../jobs/resign-offload.js'
+import { encodeBase64 } from '../matrix/base64.js'
+import type { JsonObject } from '../matrix/canonical-json.js'
+import { selectSigningBackend } from '../matrix/crypto/selection.js'
+import { decodeVerifyKeyBase64, Ed25519SigningKey, type VerifyKey } from '../matrix/keys.js'
+import { sodiumSigningBackend } from '../sodium/sodium-backend.js'
+import type { WorkerAnswer, WorkerContext, WorkerRequest } from './resign-workers.js'
+
+/** Contexts a worker keeps; the pool moves to a new one only when the keys change. */
+const KEPT_CONTEXTS = 4
+
+interface Decider {
+  readonly resigner: EventResigner
+  readonly serverName: string
+  readonly oldKey: VerifyKey | undefined
+}
+
+function verifyKey(key: OffloadedVerifyKey): VerifyKey {
+  return decodeVerifyKeyBase64('ed25519', key.version, encodeBase64(key.bytes))
+}
+
+function deciderOf(context: WorkerContext): Decider {
+  const current = new Ed25519SigningKey(context.current.version, context.current.seed)
+  context.current.seed.fill(0)
+  const oldVerifyKeys = context.old.map((key) => ({ key: verifyKey(key), expired_ts: 0 }))
+  return {
+    resigner: new EventResigner({
+      keyProvider: new MemoryKeyProvider(current, { oldVerifyKeys }),
+      serverName: context.serverName,
+      concurrency: context.concurrency,
+    }),
+    serverName: context.serverName,
+    oldKey: context.oldKey === undefined ? undefined : verifyKey(context.oldKey),
+  }
+}
+
+async function decide(decider: Decider, request: WorkerRequest): Promise<OffloadedOutcome[]> {
+  const { resigner, serverName, oldKey } = decider
+  if (request.kind === 'texts') return resigner.resignTexts(request.items, { oldKey })
+
+  const outcomes = await resigner.resign(request.items, { oldKey })
+  return outcomes.map((outcome) => {
+    if (outcome.status !== 'resigned') return outcome
+    const { event, ...rest } = outcome
+    const ours = (event.signatures as JsonObject)[serverName] as JsonObject
+    return { ...rest, signature: ours[outcome.keyId] as string }
+  })
+}
+
+function serve(port: NonNullable<typeof parentPort>): void {
+  if (workerData?.signer === 'sodium') selectSigningBackend(sodiumSigningBackend)
+  const deciders = new Map<number, Decider>()
+
+  port.on('message', (request: WorkerRequest) => {
+    let answer: Promise<WorkerAnswer>
+    try {
+      if (request.context !== undefined) {
+        deciders.set(request.contextId, deciderOf(request.context))
+        for (const id of deciders.keys()) {
+          if (deciders.size <= KEPT_CONTEXTS) break
+          deciders.delete(id)
+        }
+      }
+      const decider = deciders.get(request.contextId)
+      if (decider === undefined)
+        throw new Error(`the worker has no keys for context ${request.contextId}`)
+      answer = decide(decider, request).then((outcomes) => ({ id: request.id, outcomes }))
+    } catch (error) {
+      answer = Promise.reject(error)
+    }
+    answer.then(
+      (message) => port.postMessage(message),
+      (error: unknown) => {
+        const { name, message } = error instanceof Error ? error : new Error(String(error))
+        port.postMessage({ id: request.id, error: { name, message } } satisfies WorkerAnswer)
+      },
+    )
+  })
+}
+
+if (parentPort !== null) serve(parentPort)
