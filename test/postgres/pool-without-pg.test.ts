@@ -65,10 +65,13 @@ describe('the PostgreSQL adapter given a pool', () => {
         await adapter.pool()
         console.log('opened')
       } catch (error) {
-        console.log(String(error?.message ?? error))
+        console.log(JSON.stringify([error?.message, error?.cause?.message]))
       }
     `)
 
-    expect(output).toContain('pg must not load')
+    expect(JSON.parse(output)).toEqual([
+      'pg could not be loaded; install it with `npm install pg`, or give the adapter a pool',
+      'pg must not load',
+    ])
   })
 })

@@ -52,13 +52,21 @@ type PostgresPoolConstructor = new (config: {
  * Makes a `pg` pool for a connection string, loading `pg` only now, so it stays an optional peer
  * dependency.
  *
- * @throws {Error} `pg` is not installed.
+ * @throws {Error} `pg` is not installed or does not load (the cause says why).
  */
 export async function openPostgresPool(
   connectionString: string,
   maxConnections: number,
 ): Promise<PostgresPool> {
-  const module = (await import('pg')) as unknown as { default: { Pool: PostgresPoolConstructor } }
+  let module: { default: { Pool: PostgresPoolConstructor } }
+  try {
+    module = (await import('pg')) as unknown as typeof module
+  } catch (error) {
+    throw new Error(
+      'pg could not be loaded; install it with `npm install pg`, or give the adapter a pool',
+      { cause: error },
+    )
+  }
   const pool = new module.default.Pool({ connectionString, max: maxConnections })
   // An idle client whose connection drops emits 'error' on the pool; without a listener the
   // process would exit. The next query reports the problem instead.
