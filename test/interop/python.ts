@@ -8,7 +8,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { describe, it } from 'vitest'
+import { describeWhenAvailable } from '../describe-when-available.js'
 
 /** The interpreter Debian's packages are installed for; `INTEROP_PYTHON` names another. */
 export const PYTHON = process.env.INTEROP_PYTHON ?? '/usr/bin/python3'
@@ -39,22 +39,10 @@ export const pythonPeer: { available: boolean; reason?: string } = detect()
  * console, or, under `CI=true`, replaced by a failing test that gives the reason.
  */
 export function describeWithPython(name: string, fn: () => void): void {
-  if (pythonPeer.available) {
-    describe(name, fn)
-    return
-  }
-
-  const notice = `${name}: the Python peer is missing (${pythonPeer.reason}); install it with ${INSTALL}`
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('has the Python peer it compares against', () => {
-        throw new Error(notice)
-      })
-    })
-    return
-  }
-  console.warn(`SKIPPED ${notice}`)
-  describe.skip(name, fn)
+  const missing = pythonPeer.available
+    ? undefined
+    : `the Python peer is missing (${pythonPeer.reason}); install it with ${INSTALL}`
+  describeWhenAvailable(name, missing, 'has the Python peer it compares against', fn)
 }
 
 /** Answers of the peer: one JSON object per request, `error` set when the request failed there. */

@@ -41,6 +41,7 @@ import {
 } from 'matrix-background-updates/node'
 import { generateDataSet } from 'matrix-background-updates/testing'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describeWhenAvailable } from '../describe-when-available.js'
 
 const run = promisify(execFile)
 
@@ -82,22 +83,9 @@ const sodiumMissing = sodiumProblem()
  * console, or, under `CI=true`, replaced by a failing test that gives the reason.
  */
 function describeWithSodium(name: string, fn: () => void): void {
-  if (sodiumMissing === undefined) {
-    describe(name, fn)
-    return
-  }
-
-  const notice = `${name}: sodium-native cannot load (${sodiumMissing})`
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('has sodium-native to sign with', () => {
-        throw new Error(notice)
-      })
-    })
-    return
-  }
-  console.warn(`SKIPPED ${notice}`)
-  describe.skip(name, fn)
+  const missing =
+    sodiumMissing === undefined ? undefined : `sodium-native cannot load (${sodiumMissing})`
+  describeWhenAvailable(name, missing, 'has sodium-native to sign with', fn)
 }
 
 const newKey = generateSigningKey('new')
