@@ -5,21 +5,24 @@ import {
   encodeCanonicalJsonBytes,
   type JsonObject,
 } from '../matrix/canonical-json.js'
+import { sha256Base64, signatureBase64 } from '../matrix/crypto/backend.js'
 import { CanonicalJsonError, SignerError } from '../matrix/errors.js'
 import {
   contentHashBase64,
+  type EventForms,
+  encodeEventForms,
   eventIdFromSignedBytes,
   signedForm,
   withoutDerivedEventId,
 } from '../matrix/event-hashes.js'
+import { senderServerName, verifySignedBytes, withOnlySignature } from '../matrix/event-signing.js'
 import {
-  eventNeedsResigning,
-  resignSignedBytes,
-  senderServerName,
-  verifySignedBytes,
-  withOnlySignature,
-} from '../matrix/event-signing.js'
-import { Ed25519SigningKey, isKeyId, type SigningKey, type VerifyKey } from '../matrix/keys.js'
+  Ed25519SigningKey,
+  isKeyId,
+  type SigningKey,
+  signWithNow,
+  type VerifyKey,
+} from '../matrix/keys.js'
 import { isJsonObject, redactShallow } from '../matrix/redaction.js'
 import {
   getRoomVersionRules,
@@ -30,6 +33,7 @@ import { findSignature } from '../matrix/signing.js'
 import type {
   OffloadedKeys,
   OffloadedOutcome,
+  OffloadedResigned,
   ResignOffload,
   StoredEventText,
 } from './resign-offload.js'
@@ -154,6 +158,8 @@ interface BatchContext {
   readonly oldKey: VerifyKey | undefined
   /** The same keys as bytes, when the batch goes to the offload. */
   readonly offloaded: OffloadedKeys | undefined
+  /** Re-signed events are answered by their new signature alone (an offload's thread). */
+  readonly signatureOnly?: boolean
 }
 
 /**
@@ -179,6 +185,43 @@ function skip(
 
 const NOT_JSON = 'the stored text is not JSON'
 
+const utf8 = new TextEncoder()
+
+/** Bytes a slab holds; a text that may need more than a quarter of one gets bytes of its own. */
+const SLAB_SIZE = 64 * 1024
+
+/**
+ * UTF-8 bytes of the signed forms, written side by side into shared slabs instead of an
+ * ArrayBuffer each, which costs more than the encoding. Nothing is ever written over: each text
+ * gets a part of its own, and a full slab is left to the collector once its parts are. A view's
+ * `buffer` holds other events' signed forms, which are public data; signers and hosts get a copy
+ * where they may keep the bytes (see {@link EventResigner}'s signing and verification).
+ */
+class Utf8Slab {
+  #slab = new Uint8Array(0)
+  #used = 0
+
+  encode(text: string): Uint8Array {
+    const most = text.length * 3
+    if (this.#slab.length - this.#used < most) {
+      if (most > SLAB_SIZE / 4) return utf8.encode(text)
+      this.#slab = new Uint8Array(SLAB_SIZE)
+      this.#used = 0
+    }
+    const start = this.#used
+    const { written } = utf8.encodeInto(text, this.#slab.subarray(start))
+    this.#used = start + written
+    return this.#slab.subarray(start, this.#used)
+  }
+}
+
+const slab = new Utf8Slab()
+
+/** Whether a maybe-synchronous step answered later. */
+function isPending<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise
+}
+
 function jsonEventId(event: unknown): string | undefined {
   return isJsonObject(event) && typeof event.event_id === 'string' ? event.event_id : undefined
 }
@@ -198,8 +241,10 @@ export function findMalformation(event: unknown): string | undefined {
   const signatures = event.signatures
   if (signatures === undefined) return undefined
   if (!isJsonObject(signatures)) return '$.signatures is not an object'
-  const entities = Object.values(signatures)
-  return entities.every(isJsonObject) ? undefined : '$.signatures holds a non-object entry'
+  for (const entity of Object.keys(signatures)) {
+    if (!isJsonObject(signatures[entity])) return '$.signatures holds a non-object entry'
+  }
+  return undefined
 }
 
 function describeCanonicalFailure(error: unknown, what: string): string {
@@ -215,13 +260,21 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * Whether `hashes.sha256` is the content hash of the event as parsed. The stored text is compared
- * first; a hash stored in another base64 form (padded, URL-safe) is compared as bytes.
+ * first; a hash stored in another base64 form (padded, URL-safe) is compared as bytes. `hashedText`
+ * is the canonical JSON the content hash covers, when the caller has it already.
  */
-function contentHashReproduces(event: JsonObject, rules: RoomVersionRules): boolean {
+function contentHashReproduces(
+  event: JsonObject,
+  rules: RoomVersionRules,
+  hashedText: string | undefined,
+): boolean {
   const hashes = event.hashes
   if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') return false
   try {
-    const computed = contentHashBase64(withoutDerivedEventId(event, rules))
+    const computed =
+      hashedText === undefined
+        ? contentHashBase64(withoutDerivedEventId(event, rules))
+        : sha256Base64(hashedText, false)
     if (hashes.sha256 === computed) return true
     return sameBytes(decodeBase64(hashes.sha256), decodeBase64(computed))
   } catch {
@@ -242,10 +295,23 @@ export class EventEncodings {
   readonly rules: RoomVersionRules
   #signedBytes: Uint8Array | undefined
   #contentHashMatches: boolean | undefined
+  /** Both forms from one walk; null once that walk gave up (then each is encoded on its own). */
+  #forms: EventForms | null | undefined
 
   constructor(event: JsonObject, rules: RoomVersionRules) {
     this.event = event
     this.rules = rules
+  }
+
+  #fused(): EventForms | undefined {
+    if (this.#forms === undefined) {
+      try {
+        this.#forms = encodeEventForms(this.event, this.rules) ?? null
+      } catch {
+        this.#forms = null
+      }
+    }
+    return this.#forms ?? undefined
   }
 
   /**
@@ -255,13 +321,23 @@ export class EventEncodings {
    * @throws {CanonicalJsonError} when the redacted event cannot be written as canonical JSON.
    */
   signedBytes(): Uint8Array {
-    this.#signedBytes ??= encodeCanonicalJsonBytes(signedForm(this.event, this.rules))
+    if (this.#signedBytes === undefined) {
+      const forms = this.#fused()
+      this.#signedBytes =
+        forms === undefined
+          ? encodeCanonicalJsonBytes(signedForm(this.event, this.rules))
+          : slab.encode(forms.signed)
+    }
     return this.#signedBytes
   }
 
   /** Whether `hashes.sha256` is the content hash of the event as parsed. */
   contentHashReproduces(): boolean {
-    this.#contentHashMatches ??= contentHashReproduces(this.event, this.rules)
+    this.#contentHashMatches ??= contentHashReproduces(
+      this.event,
+      this.rules,
+      this.#fused()?.content,
+    )
     return this.#contentHashMatches
   }
 
@@ -281,12 +357,14 @@ export class EventEncodings {
 
 /**
  * Runs `task` over every item with at most `limit` in flight; results keep the items' order. After
- * a rejection no further item is started, and the first rejection is the result.
+ * a failure no further item is started, and the first failure is the result. A task that answers
+ * synchronously is not awaited: a batch whose every event is decided and signed synchronously
+ * (sodium-native, say) runs through in one go, without a promise per event.
  */
 async function mapInFlight<T, R>(
   items: readonly T[],
   limit: number,
-  task: (item: T) => Promise<R>,
+  task: (item: T) => R | Promise<R>,
 ): Promise<R[]> {
   const results = new Array<R>(items.length)
   let next = 0
@@ -295,7 +373,8 @@ async function mapInFlight<T, R>(
     while (next < items.length && !failed) {
       const index = next++
       try {
-        results[index] = await task(items[index] as T)
+        const result = task(items[index] as T)
+        results[index] = isPending(result) ? await result : result
       } catch (error) {
         failed = true
         throw error
@@ -320,6 +399,28 @@ function storedRedacted(event: JsonObject, rules: RoomVersionRules): boolean {
   } catch {
     return false
   }
+}
+
+/** Set by {@link EventResigner}; see {@link resignForSignatures}. */
+let signaturesOf: (
+  resigner: EventResigner,
+  events: readonly StoredEvent[],
+  options: ResignBatchOptions,
+) => Promise<OffloadedOutcome[]>
+
+/**
+ * {@link EventResigner.resign} on this thread, answering each re-signed event by its new signature
+ * instead of the whole new event: what an offload's thread sends back, without building an event
+ * only to take it apart. The resigner's own offload is not used.
+ *
+ * @internal
+ */
+export function resignForSignatures(
+  resigner: EventResigner,
+  events: readonly StoredEvent[],
+  options: ResignBatchOptions = {},
+): Promise<OffloadedOutcome[]> {
+  return signaturesOf(resigner, events, options)
 }
 
 /**
@@ -349,6 +450,15 @@ export class EventResigner {
   readonly #serverName: string
   readonly #concurrency: number
   readonly #offload: ResignOffload | undefined
+
+  static {
+    signaturesOf = async (resigner, events, options) => {
+      const context = { ...(await resigner.#loadContext(options.oldKey)), signatureOnly: true }
+      return mapInFlight(events, resigner.#concurrency, (stored) =>
+        resigner.#resignOne(stored, context),
+      ) as Promise<OffloadedOutcome[]>
+    }
+  }
 
   /**
    * @throws {TypeError} for a missing key provider, an empty server name or an `offload` without
@@ -462,7 +572,7 @@ export class EventResigner {
     items: readonly T[],
     context: BatchContext,
     offload: (keys: OffloadedKeys, part: readonly T[]) => Promise<Answers>,
-    here: (item: T) => Promise<O>,
+    here: (item: T) => O | Promise<O>,
     adopt: (item: T, answer: OffloadedOutcome) => O,
   ): Promise<O[]> {
     const keys = context.offloaded
@@ -479,14 +589,14 @@ export class EventResigner {
     keys: OffloadedKeys,
     items: readonly T[],
     offload: (keys: OffloadedKeys, part: readonly T[]) => Promise<Answers>,
-    here: (item: T) => Promise<O>,
+    here: (item: T) => O | Promise<O>,
     adopt: (item: T, answer: OffloadedOutcome) => O,
   ): Promise<O[]> {
     const finish = (part: readonly T[], answers: Answers) =>
       mapInFlight(indexes(part.length), this.#concurrency, (index) => {
         const item = part[index] as T
         const answer = answers[index]
-        return answer === undefined ? here(item) : Promise.resolve(adopt(item, answer))
+        return answer === undefined ? here(item) : adopt(item, answer)
       })
     const help = callerHelpOf(this.#offload as ResignOffload)
     if (help === undefined)
@@ -497,9 +607,13 @@ export class EventResigner {
     let out = 0
     let failed = false
     let next = 0
+    // Chunks shrink towards the end of the batch (guided scheduling), so that this thread and the
+    // offload run out of work at about the same time instead of one waiting on a whole chunk.
     const take = () => {
       const start = next
-      next = Math.min(items.length, next + help.chunkSize)
+      const share = Math.ceil((items.length - start) / (2 * (help.inFlight + 1)))
+      const size = Math.min(help.chunkSize, Math.max(SMALLEST_CHUNK, share))
+      next = Math.min(items.length, start + size)
       return { start, part: items.slice(start, next) }
     }
     const place = (start: number, decided: readonly O[]) => {
@@ -532,7 +646,10 @@ export class EventResigner {
     return outcomes
   }
 
-  async #resignText(stored: StoredEventText, context: BatchContext): Promise<ResignTextOutcome> {
+  #resignText(
+    stored: StoredEventText,
+    context: BatchContext,
+  ): ResignTextOutcome | Promise<ResignTextOutcome> {
     const eventId = typeof stored?.eventId === 'string' ? stored.eventId : undefined
     let event: unknown
     try {
@@ -540,11 +657,11 @@ export class EventResigner {
     } catch {
       return skip('malformed', eventId, NOT_JSON)
     }
-    const outcome = await this.#resignOne({ ...stored, event }, context)
-    if (outcome.status !== 'resigned') return outcome
-    const { removedSignatures, keyId } = outcome
-    const json = JSON.stringify(outcome.event)
-    return { status: 'resigned', eventId: outcome.eventId, json, removedSignatures, keyId }
+    const outcome = this.#resignOne(
+      { event, roomVersion: stored.roomVersion, eventId: stored.eventId },
+      context,
+    )
+    return isPending(outcome) ? outcome.then(asText) : asText(outcome)
   }
 
   /**
@@ -602,7 +719,8 @@ export class EventResigner {
     return { currentKey, knownKeys: [currentKey.verifyKey, ...oldKeys], oldKey, offloaded }
   }
 
-  async #resignOne(stored: StoredEvent, context: BatchContext): Promise<ResignOutcome> {
+  /** Synchronous up to the signature, and after it too when the signer is (sodium-native). */
+  #resignOne(stored: StoredEvent, context: BatchContext): ResignOutcome | Promise<ResignOutcome> {
     const given = typeof stored?.eventId === 'string' ? stored.eventId : undefined
     const eventId = given ?? jsonEventId(stored?.event)
     if (!isKnownRoomVersion(stored?.roomVersion)) {
@@ -614,13 +732,29 @@ export class EventResigner {
     const event = stored.event as JsonObject
     const encodings = new EventEncodings(event, getRoomVersionRules(stored.roomVersion))
 
+    const filtered = this.#filter(encodings, eventId, context)
+    if (filtered) return filtered
+    if (context.oldKey !== undefined || encodings.rules.eventIdFormat === 'origin-chosen') {
+      return this.#resignVerified(encodings, given, eventId, context)
+    }
+
     // Without old_key and from version 3, nothing before the signature waits for anything, so
     // each event runs through to its signing request without yielding: with signers on other
     // threads, the first requests leave while the rest of the batch is still being prepared.
-    const filtered =
-      this.#filter(encodings, eventId, context) ??
-      (context.oldKey && (await this.#matchOldKey(encodings, eventId, context.oldKey)))
-    if (filtered) return filtered
+    const proof = proveDerivedSafetyRule(encodings, given)
+    if (!proof.proven) return skip('unprovable', eventId, proof.detail)
+    return this.#resignProven(encodings, eventId, context)
+  }
+
+  /** The rest of {@link #resignOne} where a signature must be verified first (old_key, v1/v2). */
+  async #resignVerified(
+    encodings: EventEncodings,
+    given: string | undefined,
+    eventId: string | undefined,
+    context: BatchContext,
+  ): Promise<ResignOutcome> {
+    const mismatch = context.oldKey && (await this.#matchOldKey(encodings, eventId, context.oldKey))
+    if (mismatch) return mismatch
 
     const proof =
       encodings.rules.eventIdFormat === 'origin-chosen'
@@ -637,10 +771,10 @@ export class EventResigner {
     context: BatchContext,
   ): SkippedOutcome | undefined {
     const event = encodings.event
-    if (senderServerName(event.sender) !== this.#serverName) {
+    if (!isOnServer(event.sender, this.#serverName)) {
       return skip('not-ours', eventId, 'the sender is on another server')
     }
-    if (!eventNeedsResigning(event, this.#serverName, context.currentKey.keyId)) {
+    if (findSignature(event, this.#serverName, context.currentKey.keyId) !== undefined) {
       return skip('already-current', eventId, `signed by ${context.currentKey.keyId} already`)
     }
     return undefined
@@ -668,25 +802,47 @@ export class EventResigner {
     return proveSafetyRule(event, rules, given, context.knownKeys, this.#serverName, encodings)
   }
 
-  /** Signs the very bytes the proof encoded: the signed form is encoded once per event. */
-  async #resignProven(
+  /**
+   * Signs the very bytes the proof encoded: the signed form is encoded once per event. Synchronous
+   * when the signer is.
+   */
+  #resignProven(
     encodings: EventEncodings,
     eventId: string | undefined,
     context: BatchContext,
-  ): Promise<ResignedOutcome> {
-    const signingKey = context.currentKey
-    const resigned = await resignSignedBytes(
-      encodings.event,
-      encodings.signedBytes(),
-      this.#serverName,
-      signingKey,
-    )
+  ): ResignedOutcome | Promise<ResignedOutcome> {
+    const key = context.currentKey
+    const bytes = encodings.signedBytes()
+    // A key of the host's (a remote signer) gets bytes of its own, not a view of a shared slab.
+    const signature = signWithNow(key, key instanceof Ed25519SigningKey ? bytes : bytes.slice())
+    return isPending(signature)
+      ? signature.then((bytes) => this.#resigned(encodings.event, eventId, context, bytes))
+      : this.#resigned(encodings.event, eventId, context, signature)
+  }
+
+  #resigned(
+    event: JsonObject,
+    eventId: string | undefined,
+    context: BatchContext,
+    signature: Uint8Array,
+  ): ResignedOutcome {
+    const keyId = context.currentKey.keyId
+    if (context.signatureOnly) {
+      const answer: OffloadedResigned = {
+        status: 'resigned',
+        eventId,
+        signature: signatureBase64(signature),
+        removedSignatures: removedSignaturesOf(event, this.#serverName),
+        keyId,
+      }
+      return answer as unknown as ResignedOutcome
+    }
     return {
       status: 'resigned',
       eventId,
-      event: resigned,
-      removedSignatures: removedSignaturesOf(encodings.event, this.#serverName),
-      keyId: signingKey.keyId,
+      event: withOnlySignature(event, this.#serverName, keyId, signatureBase64(signature)),
+      removedSignatures: removedSignaturesOf(event, this.#serverName),
+      keyId,
     }
   }
 }
@@ -780,6 +936,9 @@ function callerHelpOf(offload: ResignOffload): { chunkSize: number; inFlight: nu
   return help
 }
 
+/** The fewest events a chunk of a shared batch holds, unless fewer are left. */
+const SMALLEST_CHUNK = 8
+
 /** Resolves once the event loop has taken its messages: setImmediate where there is one. */
 function yieldToEventLoop(): Promise<void> {
   const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown })
@@ -817,6 +976,26 @@ function offloadedKeys(
     old: old.map(asBytes),
     oldKey: oldKey === undefined ? undefined : asBytes(oldKey),
   }
+}
+
+/** A re-signed event's outcome with the event as JSON text, as {@link EventResigner.resignTexts} answers. */
+function asText(outcome: ResignOutcome): ResignTextOutcome {
+  if (outcome.status !== 'resigned') return outcome
+  const { eventId, removedSignatures, keyId } = outcome
+  return {
+    status: 'resigned',
+    eventId,
+    json: JSON.stringify(outcome.event),
+    removedSignatures,
+    keyId,
+  }
+}
+
+/** `senderServerName(sender) === serverName`, without cutting the server name out. */
+function isOnServer(sender: unknown, serverName: string): boolean {
+  if (typeof sender !== 'string' || !sender.startsWith('@')) return false
+  const colon = sender.indexOf(':')
+  return colon > 0 && sender.length - colon - 1 === serverName.length && sender.endsWith(serverName)
 }
 
 function removedSignaturesOf(event: JsonObject, serverName: string): JsonObject {

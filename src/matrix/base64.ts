@@ -10,28 +10,36 @@ for (let i = 0; i < 64; i++) {
   SEXTETS[URL_SAFE.charCodeAt(i)] = i
 }
 
+/** Every pair of digits of an alphabet, by the 12 bits they encode: two lookups per 3 bytes. */
+function pairsOf(alphabet: string): string[] {
+  const pairs: string[] = []
+  for (let i = 0; i < 4096; i++) pairs.push(alphabet.charAt(i >> 6) + alphabet.charAt(i & 63))
+  return pairs
+}
+
+const PAIRS = new Map<string, string[]>()
+
 function encodeWith(alphabet: string, bytes: Uint8Array): string {
+  let pairs = PAIRS.get(alphabet)
+  if (pairs === undefined) {
+    pairs = pairsOf(alphabet)
+    PAIRS.set(alphabet, pairs)
+  }
   let out = ''
   const whole = bytes.length - (bytes.length % 3)
 
   for (let i = 0; i < whole; i += 3) {
     const n =
       ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number)
-    out +=
-      alphabet.charAt(n >> 18) +
-      alphabet.charAt((n >> 12) & 63) +
-      alphabet.charAt((n >> 6) & 63) +
-      alphabet.charAt(n & 63)
+    out += (pairs[n >> 12] as string) + (pairs[n & 4095] as string)
   }
 
   const rest = bytes.length - whole
   if (rest === 1) {
-    const n = (bytes[whole] as number) << 16
-    out += alphabet.charAt(n >> 18) + alphabet.charAt((n >> 12) & 63)
+    out += pairs[(bytes[whole] as number) << 4] as string
   } else if (rest === 2) {
     const n = ((bytes[whole] as number) << 16) | ((bytes[whole + 1] as number) << 8)
-    out +=
-      alphabet.charAt(n >> 18) + alphabet.charAt((n >> 12) & 63) + alphabet.charAt((n >> 6) & 63)
+    out += (pairs[n >> 12] as string) + alphabet.charAt((n >> 6) & 63)
   }
   return out
 }

@@ -231,6 +231,28 @@ export function encodeCanonicalJson(value: unknown): string {
   }
 }
 
+/**
+ * The canonical JSON of `value` by the fast encoder alone, or undefined where it gives up (an
+ * unusual key, deep nesting, or anything the exact encoder would reject or must check with care).
+ * For callers that assemble canonical JSON from parts and fall back to
+ * {@link encodeCanonicalJson} of the whole on undefined.
+ *
+ * @internal
+ */
+export function encodeCanonicalJsonFast(value: unknown): string | undefined {
+  try {
+    return fastValue(value, 0)
+  } catch (error) {
+    if (error === BAIL) return undefined
+    throw error
+  }
+}
+
+/** Whether a key can be written between quotes as it is and sorted by UTF-16 code unit. @internal */
+export function isPlainKey(key: string): boolean {
+  return NEEDS_NO_ESCAPE.test(key)
+}
+
 const encoder = new TextEncoder()
 
 /** The UTF-8 bytes of {@link encodeCanonicalJson}, which is what gets hashed and signed. */

@@ -100,8 +100,24 @@ export function withOnlySignature(
   keyId: string,
   signature: string,
 ): JsonObject {
-  const signatures = copySignatures(event.signatures)
-  setEntity(signatures, serverName, { [keyId]: signature })
+  // As copySignatures, but the entity's old entry is not copied only to be replaced: it keeps its
+  // place with the new signature, or the new entry goes last.
+  const signatures: Signatures = {}
+  const old = event.signatures
+  const ours = { [keyId]: signature }
+  let placed = false
+  if (isJsonObject(old)) {
+    for (const entity of Object.keys(old)) {
+      const byKey = old[entity]
+      if (entity === serverName) {
+        setEntity(signatures, entity, ours)
+        placed = true
+      } else if (isJsonObject(byKey)) {
+        setEntity(signatures, entity, { ...byKey } as Record<string, string>)
+      }
+    }
+  }
+  if (!placed) setEntity(signatures, serverName, ours)
   return { ...event, signatures }
 }
 

@@ -105,6 +105,9 @@ class Ed25519VerifyKey implements VerifyKey {
   }
 }
 
+/** An Ed25519SigningKey's own signer, synchronous where its backend is; set by the class. */
+let signNow: (key: Ed25519SigningKey, message: Uint8Array) => Uint8Array | Promise<Uint8Array>
+
 /**
  * A local Ed25519 signing key held in memory. Its seed is private: it is not an enumerable property,
  * and neither `JSON.stringify` nor Node's `inspect` shows it; only {@link Ed25519SigningKey.encode}
@@ -117,6 +120,10 @@ export class Ed25519SigningKey implements SigningKey {
   readonly verifyKey: VerifyKey
   readonly #seed: Uint8Array
   readonly #signer: Signer
+
+  static {
+    signNow = (key, message) => key.#signer(message)
+  }
 
   /**
    * @param version the key version, `[a-zA-Z0-9_]+`.
@@ -240,6 +247,10 @@ export function parseVerifyKey(text: string): VerifyKey {
   return decodeVerifyKeyBase64(keyId.slice(0, colon), keyId.slice(colon + 1), keyBase64)
 }
 
+function signingFailed(signingKey: SigningKey, error: unknown): SignerError {
+  return new SignerError(`signing key ${String(signingKey.keyId)} failed to sign`, { cause: error })
+}
+
 /**
  * Calls a signer and checks what it returns, so a misbehaving remote signer cannot put garbage into
  * an event.
@@ -251,10 +262,46 @@ export async function signWith(signingKey: SigningKey, message: Uint8Array): Pro
   try {
     signature = await signingKey.sign(message)
   } catch (error) {
-    throw new SignerError(`signing key ${String(signingKey.keyId)} failed to sign`, {
-      cause: error,
-    })
+    throw signingFailed(signingKey, error)
   }
+  return checkedSignature(signingKey, signature)
+}
+
+/**
+ * {@link signWith}, but synchronous when the key is an {@link Ed25519SigningKey} whose backend
+ * signs synchronously (sodium-native, pure JavaScript): a batch of such events then runs through
+ * without a promise per event. Any other key, and a subclass with its own `sign`, goes through
+ * `sign` as before.
+ *
+ * @throws {SignerError} as {@link signWith}, synchronously or as a rejection.
+ * @internal
+ */
+export function signWithNow(
+  signingKey: SigningKey,
+  message: Uint8Array,
+): Uint8Array | Promise<Uint8Array> {
+  if (
+    !(signingKey instanceof Ed25519SigningKey) ||
+    signingKey.sign !== Ed25519SigningKey.prototype.sign
+  ) {
+    return signWith(signingKey, message)
+  }
+  let signature: Uint8Array | Promise<Uint8Array>
+  try {
+    signature = signNow(signingKey, message)
+  } catch (error) {
+    throw signingFailed(signingKey, error)
+  }
+  if (signature instanceof Uint8Array) return checkedSignature(signingKey, signature)
+  return Promise.resolve(signature).then(
+    (value) => checkedSignature(signingKey, value),
+    (error: unknown) => {
+      throw signingFailed(signingKey, error)
+    },
+  )
+}
+
+function checkedSignature(signingKey: SigningKey, signature: unknown): Uint8Array {
   if (!(signature instanceof Uint8Array) || signature.length !== 64) {
     const got =
       signature instanceof Uint8Array ? `${signature.length} bytes` : describeType(signature)

@@ -81,8 +81,17 @@ function memberContentKeys(rules: RoomVersionRules): string[] {
     : ['membership']
 }
 
-/** The content keys a redaction keeps, by event type; the create event of v11+ keeps them all. */
-function redactContent(type: string, content: JsonObject, rules: RoomVersionRules): JsonObject {
+/**
+ * The content keys a redaction keeps, by event type; the create event of v11+ keeps them all.
+ * Shares the kept values with `content`.
+ *
+ * @internal
+ */
+export function redactContent(
+  type: string,
+  content: JsonObject,
+  rules: RoomVersionRules,
+): JsonObject {
   const kept: JsonObject = {}
   switch (type) {
     case 'm.room.member':
@@ -126,6 +135,24 @@ function topLevelKeys(type: string, rules: RoomVersionRules): readonly string[] 
     return keys.filter((key) => key !== 'room_id')
   }
   return keys
+}
+
+const KEPT_SETS = new Map<readonly string[], ReadonlySet<string>>()
+
+/**
+ * The top-level keys a redaction keeps for an event of this type, as a set (built once per list).
+ *
+ * @internal
+ */
+export function keptTopLevelKeys(type: string, rules: RoomVersionRules): ReadonlySet<string> {
+  const keys = topLevelKeys(type, rules)
+  let set = KEPT_SETS.get(keys)
+  if (set === undefined) {
+    set = new Set(keys)
+    // Only the two shared lists are kept; a filtered list is new on every call.
+    if (keys === KEPT_FROM_V11 || keys === KEPT_BEFORE_V11) KEPT_SETS.set(keys, set)
+  }
+  return set
 }
 
 /**

@@ -10,10 +10,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { MemoryKeyProvider } from '../adapters/key-provider.js'
-import { EventResigner } from '../jobs/event-resigner.js'
+import { EventResigner, resignForSignatures } from '../jobs/event-resigner.js'
 import type { OffloadedOutcome, OffloadedVerifyKey } from '../jobs/resign-offload.js'
 import { encodeBase64 } from '../matrix/base64.js'
-import type { JsonObject } from '../matrix/canonical-json.js'
 import { selectSigningBackend } from '../matrix/crypto/selection.js'
 import { decodeVerifyKeyBase64, Ed25519SigningKey, type VerifyKey } from '../matrix/keys.js'
 import { sodiumSigningBackend } from '../sodium/sodium-backend.js'
@@ -24,7 +23,6 @@ const KEPT_CONTEXTS = 4
 
 interface Decider {
   readonly resigner: EventResigner
-  readonly serverName: string
   readonly oldKey: VerifyKey | undefined
 }
 
@@ -42,22 +40,14 @@ function deciderOf(context: WorkerContext): Decider {
       serverName: context.serverName,
       concurrency: context.concurrency,
     }),
-    serverName: context.serverName,
     oldKey: context.oldKey === undefined ? undefined : verifyKey(context.oldKey),
   }
 }
 
-async function decide(decider: Decider, request: WorkerRequest): Promise<OffloadedOutcome[]> {
-  const { resigner, serverName, oldKey } = decider
+function decide(decider: Decider, request: WorkerRequest): Promise<OffloadedOutcome[]> {
+  const { resigner, oldKey } = decider
   if (request.kind === 'texts') return resigner.resignTexts(request.items, { oldKey })
-
-  const outcomes = await resigner.resign(request.items, { oldKey })
-  return outcomes.map((outcome) => {
-    if (outcome.status !== 'resigned') return outcome
-    const { event, ...rest } = outcome
-    const ours = (event.signatures as JsonObject)[serverName] as JsonObject
-    return { ...rest, signature: ours[outcome.keyId] as string }
-  })
+  return resignForSignatures(resigner, request.items, { oldKey })
 }
 
 function serve(port: NonNullable<typeof parentPort>): void {

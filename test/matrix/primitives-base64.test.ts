@@ -1,6 +1,8 @@
 import fc from 'fast-check'
 import { Base64Error, decodeBase64, encodeBase64 } from 'matrix-background-updates'
 import { describe, expect, it } from 'vitest'
+import { signatureBase64 as defaultSignatureBase64 } from '../../src/matrix/crypto/backend.js'
+import { signatureBase64 as nodeSignatureBase64 } from '../../src/matrix/crypto/backend.node.js'
 
 const text = (value: string) => new TextEncoder().encode(value)
 
@@ -30,6 +32,20 @@ describe('encodeBase64', () => {
   it('encodes the bytes of a view, not of its whole buffer', () => {
     const buffer = Uint8Array.from([1, 2, 3, 4, 5, 6])
     expect(encodeBase64(buffer.subarray(2, 4))).toBe('AwQ')
+  })
+
+  it.each([
+    ['default', defaultSignatureBase64],
+    ['node', nodeSignatureBase64],
+  ])('writes signatures as encodeBase64 does in the %s build, from views too', (_, encode) => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(8), (bytes, offset) => {
+        const view = new Uint8Array(bytes.length + offset + 3)
+        view.set(bytes, offset)
+        expect(encode(view.subarray(offset, offset + bytes.length))).toBe(encodeBase64(bytes))
+      }),
+      { numRuns: 500 },
+    )
   })
 
   it('refuses what is not a Uint8Array with a TypeError', () => {

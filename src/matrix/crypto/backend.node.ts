@@ -18,7 +18,8 @@ import { pluggedIn, selectedSigningBackend } from './selection.js'
  */
 export const backendName = 'node:crypto'
 
-export type Signer = (message: Uint8Array) => Promise<Uint8Array>
+/** Signs; synchronously where the backend does (a plugged-in libsodium, or pure JavaScript). */
+export type Signer = (message: Uint8Array) => Uint8Array | Promise<Uint8Array>
 export type Verifier = (message: Uint8Array, signature: Uint8Array) => Promise<boolean>
 
 // DER prefixes of an Ed25519 private key (PKCS #8) and public key (SPKI), RFC 8410.
@@ -82,18 +83,31 @@ export function sha256Base64(data: Uint8Array | string, urlSafe: boolean): strin
   return text.endsWith('=') ? text.slice(0, -1) : text
 }
 
+/**
+ * Unpadded standard base64 of a signature, as it goes into an event: Node's own encoder, which
+ * writes the text in one piece (the JavaScript one builds it 4 characters at a time).
+ */
+export function signatureBase64(bytes: Uint8Array): string {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  // A 64-byte signature ends with two '='; other lengths with none or one.
+  return text.endsWith('=') ? text.slice(0, text.endsWith('==') ? -2 : -1) : text
+}
+
 export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
   const spki = createPublicKey(privateKeyObject(seed)).export({ format: 'der', type: 'spki' })
   return plain(spki).slice(SPKI_PREFIX.length)
 }
 
-/** A signer for one key; the KeyObject is created on first use and then reused. */
+/**
+ * A signer for one key; the KeyObject is created on first use and then reused. A plugged-in
+ * backend's answer is passed on as it comes, so a synchronous one (libsodium) stays synchronous.
+ */
 export function createSigner(seed: Uint8Array, publicKey: Uint8Array): Signer {
   const ownSeed = seed.slice()
   let key: KeyObject | undefined
   const plugged = pluggedIn((backend) => backend.createSigner(ownSeed, publicKey))
 
-  return async (message) => {
+  return (message) => {
     const sign = plugged()
     if (sign !== undefined) return sign(message)
     if (selectedSigningBackend() === 'pure-js') return pureSign(ownSeed, message)

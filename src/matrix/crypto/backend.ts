@@ -9,7 +9,8 @@ import { pluggedIn, selectedSigningBackend } from './selection.js'
  */
 export const backendName = 'webcrypto'
 
-export type Signer = (message: Uint8Array) => Promise<Uint8Array>
+/** Signs; synchronously where the backend does (a plugged-in libsodium, or pure JavaScript). */
+export type Signer = (message: Uint8Array) => Uint8Array | Promise<Uint8Array>
 export type Verifier = (message: Uint8Array, signature: Uint8Array) => Promise<boolean>
 
 const utf8 = new TextEncoder()
@@ -23,6 +24,9 @@ export function sha256Base64(data: Uint8Array | string, urlSafe: boolean): strin
   return urlSafe ? encodeBase64UrlSafe(digest) : encodeBase64(digest)
 }
 export const ed25519PublicKey: (seed: Uint8Array) => Uint8Array = purePublicKey
+
+/** Unpadded standard base64 of a signature, as it goes into an event: the JavaScript encoder. */
+export const signatureBase64: (bytes: Uint8Array) => string = encodeBase64
 
 let nativeSupport: Promise<boolean> | undefined
 
@@ -65,19 +69,24 @@ async function useNative(): Promise<boolean> {
   return selectedSigningBackend() === 'native' && (await hasNativeEd25519())
 }
 
-/** A signer for one key; the native key object is created on first use and then reused. */
+/**
+ * A signer for one key; the native key object is created on first use and then reused. A plugged-in
+ * backend's answer is passed on as it comes, so a synchronous one (libsodium) stays synchronous.
+ */
 export function createSigner(seed: Uint8Array, publicKey: Uint8Array): Signer {
   const ownSeed = seed.slice()
   let key: Promise<CryptoKey> | undefined
   const plugged = pluggedIn((backend) => backend.createSigner(ownSeed, publicKey))
-
-  return async (message) => {
-    const sign = plugged()
-    if (sign !== undefined) return sign(message)
+  const builtIn = async (message: Uint8Array) => {
     const api = subtle()
     if (api === undefined || !(await useNative())) return pureSign(ownSeed, message)
     key ??= importPrivate(api, ownSeed, publicKey)
     return new Uint8Array(await api.sign({ name: 'Ed25519' }, await key, message as BufferSource))
+  }
+
+  return (message) => {
+    const sign = plugged()
+    return sign !== undefined ? sign(message) : builtIn(message)
   }
 }
 
