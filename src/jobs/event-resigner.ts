@@ -1,5 +1,6 @@
 import { type KeyProvider, loadCurrentKey, loadOldVerifyKeys } from '../adapters/key-provider.js'
 import { decodeBase64, describeType } from '../matrix/base64.js'
+import { type EventFormBytes, encodeEventFormBytes } from '../matrix/canonical-bytes.js'
 import {
   encodeCanonicalJson,
   encodeCanonicalJsonBytes,
@@ -9,8 +10,6 @@ import { sha256Base64, signatureBase64 } from '../matrix/crypto/backend.js'
 import { CanonicalJsonError, SignerError } from '../matrix/errors.js'
 import {
   contentHashBase64,
-  type EventForms,
-  encodeEventForms,
   eventIdFromSignedBytes,
   signedForm,
   withoutDerivedEventId,
@@ -185,38 +184,6 @@ function skip(
 
 const NOT_JSON = 'the stored text is not JSON'
 
-const utf8 = new TextEncoder()
-
-/** Bytes a slab holds; a text that may need more than a quarter of one gets bytes of its own. */
-const SLAB_SIZE = 64 * 1024
-
-/**
- * UTF-8 bytes of the signed forms, written side by side into shared slabs instead of an
- * ArrayBuffer each, which costs more than the encoding. Nothing is ever written over: each text
- * gets a part of its own, and a full slab is left to the collector once its parts are. A view's
- * `buffer` holds other events' signed forms, which are public data; signers and hosts get a copy
- * where they may keep the bytes (see {@link EventResigner}'s signing and verification).
- */
-class Utf8Slab {
-  #slab = new Uint8Array(0)
-  #used = 0
-
-  encode(text: string): Uint8Array {
-    const most = text.length * 3
-    if (this.#slab.length - this.#used < most) {
-      if (most > SLAB_SIZE / 4) return utf8.encode(text)
-      this.#slab = new Uint8Array(SLAB_SIZE)
-      this.#used = 0
-    }
-    const start = this.#used
-    const { written } = utf8.encodeInto(text, this.#slab.subarray(start))
-    this.#used = start + written
-    return this.#slab.subarray(start, this.#used)
-  }
-}
-
-const slab = new Utf8Slab()
-
 /** Whether a maybe-synchronous step answered later. */
 function isPending<T>(value: T | Promise<T>): value is Promise<T> {
   return value instanceof Promise
@@ -260,21 +227,21 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * Whether `hashes.sha256` is the content hash of the event as parsed. The stored text is compared
- * first; a hash stored in another base64 form (padded, URL-safe) is compared as bytes. `hashedText`
+ * first; a hash stored in another base64 form (padded, URL-safe) is compared as bytes. `hashed`
  * is the canonical JSON the content hash covers, when the caller has it already.
  */
 function contentHashReproduces(
   event: JsonObject,
   rules: RoomVersionRules,
-  hashedText: string | undefined,
+  hashed: Uint8Array | undefined,
 ): boolean {
   const hashes = event.hashes
   if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') return false
   try {
     const computed =
-      hashedText === undefined
+      hashed === undefined
         ? contentHashBase64(withoutDerivedEventId(event, rules))
-        : sha256Base64(hashedText, false)
+        : sha256Base64(hashed, false)
     if (hashes.sha256 === computed) return true
     return sameBytes(decodeBase64(hashes.sha256), decodeBase64(computed))
   } catch {
@@ -295,18 +262,18 @@ export class EventEncodings {
   readonly rules: RoomVersionRules
   #signedBytes: Uint8Array | undefined
   #contentHashMatches: boolean | undefined
-  /** Both forms from one walk; null once that walk gave up (then each is encoded on its own). */
-  #forms: EventForms | null | undefined
+  /** Both forms as bytes from one pass each; null once that gave up (each is encoded on its own). */
+  #forms: EventFormBytes | null | undefined
 
   constructor(event: JsonObject, rules: RoomVersionRules) {
     this.event = event
     this.rules = rules
   }
 
-  #fused(): EventForms | undefined {
+  #fused(): EventFormBytes | undefined {
     if (this.#forms === undefined) {
       try {
-        this.#forms = encodeEventForms(this.event, this.rules) ?? null
+        this.#forms = encodeEventFormBytes(this.event, this.rules) ?? null
       } catch {
         this.#forms = null
       }
@@ -326,7 +293,7 @@ export class EventEncodings {
       this.#signedBytes =
         forms === undefined
           ? encodeCanonicalJsonBytes(signedForm(this.event, this.rules))
-          : slab.encode(forms.signed)
+          : forms.signed
     }
     return this.#signedBytes
   }

@@ -81,7 +81,8 @@ function encodeNumber(value: number, trail: Trail): string {
   throw new CanonicalJsonError(path, 'integers must lie within ±(2^53 − 1)')
 }
 
-function isPlainObject(value: object): boolean {
+/** Whether an object is plain: its prototype is Object.prototype or null. @internal */
+export function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
 }
@@ -192,8 +193,32 @@ function fastArray(items: unknown[], depth: number): string {
   return `${out}]`
 }
 
+/** Keys an object may have for {@link sortKeysByCodeUnit} to sort them itself. */
+const INSERTION_SORT_MAX = 24
+
+/**
+ * Sorts keys in place by UTF-16 code unit, as `sort()` does, which is code point order for keys
+ * without surrogates: by insertion for the few keys of an event's objects, which allocates nothing
+ * (`sort()` allocates about a kilobyte of work space per call), and by `sort()` beyond.
+ *
+ * @internal
+ */
+export function sortKeysByCodeUnit(keys: string[]): string[] {
+  if (keys.length > INSERTION_SORT_MAX) return keys.sort()
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string
+    let j = i - 1
+    while (j >= 0 && (keys[j] as string) > key) {
+      keys[j + 1] = keys[j] as string
+      j--
+    }
+    keys[j + 1] = key
+  }
+  return keys
+}
+
 function fastObject(record: Record<string, unknown>, depth: number): string {
-  const keys = Object.keys(record).sort()
+  const keys = sortKeysByCodeUnit(Object.keys(record))
   let out = '{'
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
@@ -229,28 +254,6 @@ export function encodeCanonicalJson(value: unknown): string {
     if (error instanceof RangeError) throw new CanonicalJsonError('$', 'nested too deeply')
     throw error
   }
-}
-
-/**
- * The canonical JSON of `value` by the fast encoder alone, or undefined where it gives up (an
- * unusual key, deep nesting, or anything the exact encoder would reject or must check with care).
- * For callers that assemble canonical JSON from parts and fall back to
- * {@link encodeCanonicalJson} of the whole on undefined.
- *
- * @internal
- */
-export function encodeCanonicalJsonFast(value: unknown): string | undefined {
-  try {
-    return fastValue(value, 0)
-  } catch (error) {
-    if (error === BAIL) return undefined
-    throw error
-  }
-}
-
-/** Whether a key can be written between quotes as it is and sorted by UTF-16 code unit. @internal */
-export function isPlainKey(key: string): boolean {
-  return NEEDS_NO_ESCAPE.test(key)
 }
 
 const encoder = new TextEncoder()

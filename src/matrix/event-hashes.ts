@@ -1,19 +1,7 @@
-import {
-  encodeCanonicalJson,
-  encodeCanonicalJsonBytes,
-  encodeCanonicalJsonFast,
-  isPlainKey,
-  type JsonObject,
-} from './canonical-json.js'
+import { encodeCanonicalJson, encodeCanonicalJsonBytes, type JsonObject } from './canonical-json.js'
 import { sha256Base64 } from './crypto/backend.js'
 import { EventIdNotDerivedError } from './errors.js'
-import {
-  assertEventObject,
-  isJsonObject,
-  keptTopLevelKeys,
-  redactContent,
-  redactShallow,
-} from './redaction.js'
+import { assertEventObject, redactShallow } from './redaction.js'
 import { getRoomVersionRules, type RoomVersionRules } from './room-versions.js'
 
 /**
@@ -61,60 +49,6 @@ export function signedForm(event: JsonObject, rules: RoomVersionRules): JsonObje
 export function computeContentHash(event: object): string {
   assertEventObject(event)
   return contentHashBase64(event)
-}
-
-/**
- * The canonical JSON texts of an event's two hashed forms, as {@link encodeEventForms} gives them.
- * @internal
- */
-export interface EventForms {
-  /** `encodeCanonicalJson(signedForm(event, rules))`: what signatures and the reference hash cover. */
-  readonly signed: string
-  /**
-   * What the content hash covers: the event without `unsigned`, `signatures` and `hashes`, and
-   * from version 3 without `event_id` (`withoutDerivedEventId`).
-   */
-  readonly content: string
-}
-
-/**
- * Both hashed forms of an event from one walk of it: the two share every top-level member but
- * `content` and `hashes`, so each member is encoded once. Undefined wherever the fast canonical
- * encoder gives up (an unusual key or value, a malformed event), and then the caller encodes the
- * two forms on their own, which reports errors with their paths.
- *
- * @internal
- */
-export function encodeEventForms(
-  event: JsonObject,
-  rules: RoomVersionRules,
-): EventForms | undefined {
-  const type = event.type
-  const content = event.content
-  if (typeof type !== 'string' || !isJsonObject(content)) return undefined
-  const kept = keptTopLevelKeys(type, rules)
-  const derivedId = rules.eventIdFormat !== 'origin-chosen'
-  const keys = Object.keys(event).sort()
-
-  let signed = '{'
-  let whole = '{'
-  for (const key of keys) {
-    if (key === 'signatures' || key === 'unsigned' || (derivedId && key === 'event_id')) continue
-    if (!isPlainKey(key)) return undefined
-    const value = encodeCanonicalJsonFast(event[key])
-    if (value === undefined) return undefined
-    const member = `"${key}":${value}`
-    if (key !== 'hashes') whole += whole.length === 1 ? member : `,${member}`
-    if (!kept.has(key)) continue
-    let signedMember = member
-    if (key === 'content') {
-      const redacted = encodeCanonicalJsonFast(redactContent(type, content, rules))
-      if (redacted === undefined) return undefined
-      signedMember = `"content":${redacted}`
-    }
-    signed += signed.length === 1 ? signedMember : `,${signedMember}`
-  }
-  return { signed: `${signed}}`, content: `${whole}}` }
 }
 
 /** The content hash in unpadded standard base64, as `hashes.sha256` holds it. @internal */
