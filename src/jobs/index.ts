@@ -41,6 +41,7 @@ export type {
   OffloadedVerifyKey,
   ResignOffload,
   ResignOffloadRequest,
+  ResignSigningRequest,
   StoredEventText,
 } from './resign-offload.js'
 export { type RoomCurrentState, type StateEvent, serverNameOfUserId } from './room-state.js'

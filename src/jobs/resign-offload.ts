@@ -48,6 +48,21 @@ export type ResignOffloadRequest =
     }
 
 /**
+ * Signed forms of a batch's events to be signed elsewhere with the current key: what
+ * {@link ResignOffload.signBatch} is given. `serverName` and `keys` are the batch's, as in a
+ * {@link ResignOffloadRequest}; only `keys.current` signs.
+ */
+export interface ResignSigningRequest {
+  readonly serverName: string
+  readonly keys: OffloadedKeys
+  /**
+   * The canonical bytes to sign, one per event. Each may be a view into a buffer that holds other
+   * events' signed forms too (public event data): copy what you keep past the call.
+   */
+  readonly messages: readonly Uint8Array[]
+}
+
+/**
  * An event re-signed elsewhere: for parsed events, the new signature (the caller puts it on its
  * own object); for stored texts, the new text.
  */
@@ -76,6 +91,15 @@ export type OffloadedOutcome = OffloadedResigned | SkippedOutcome
  */
 export interface ResignOffload {
   resignBatch(request: ResignOffloadRequest): Promise<ReadonlyArray<OffloadedOutcome | undefined>>
+  /**
+   * Optional: signs with the current key only, one 64-byte signature per message, in order. When
+   * it is there, {@link EventResigner.resign} (parsed events) decides every event on the calling
+   * thread and hands the offload only the signatures to make, which costs far less than cloning
+   * whole events to another thread; batches with an `old_key`, and stored texts
+   * ({@link EventResigner.resignTexts}), still go to `resignBatch`. What it answers is checked
+   * (64 bytes each) before it goes into an event.
+   */
+  signBatch?(request: ResignSigningRequest): Promise<readonly Uint8Array[]>
   /**
    * Set when the calling thread is to work too: the resigner then hands the offload chunks of
    * `chunkSize` events, keeps `inFlight` of them there, and decides a chunk itself whenever that

@@ -14,7 +14,12 @@ import { EventResigner, resignForSignatures } from '../jobs/event-resigner.js'
 import type { OffloadedOutcome, OffloadedVerifyKey } from '../jobs/resign-offload.js'
 import { encodeBase64 } from '../matrix/base64.js'
 import { selectSigningBackend } from '../matrix/crypto/selection.js'
-import { decodeVerifyKeyBase64, Ed25519SigningKey, type VerifyKey } from '../matrix/keys.js'
+import {
+  decodeVerifyKeyBase64,
+  Ed25519SigningKey,
+  signWithNow,
+  type VerifyKey,
+} from '../matrix/keys.js'
 import { sodiumSigningBackend } from '../sodium/sodium-backend.js'
 import type { WorkerAnswer, WorkerContext, WorkerRequest } from './resign-workers.js'
 
@@ -23,6 +28,8 @@ const KEPT_CONTEXTS = 4
 
 interface Decider {
   readonly resigner: EventResigner
+  /** The current key, for `sign` requests. */
+  readonly current: Ed25519SigningKey
   readonly oldKey: VerifyKey | undefined
 }
 
@@ -40,12 +47,36 @@ function deciderOf(context: WorkerContext): Decider {
       serverName: context.serverName,
       concurrency: context.concurrency,
     }),
+    current,
     oldKey: context.oldKey === undefined ? undefined : verifyKey(context.oldKey),
   }
 }
 
-function decide(decider: Decider, request: WorkerRequest): Promise<OffloadedOutcome[]> {
+/** Signs each packed message (see `WorkerRequest`) with the current key: 64 bytes each, in order. */
+async function signPacked(key: Ed25519SigningKey, buffer: ArrayBuffer, count: number) {
+  const bytes = new Uint8Array(buffer)
+  const view = new DataView(buffer)
+  const out = new Uint8Array(64 * count)
+  const later: Promise<void>[] = []
+  let at = 0
+  for (let index = 0; index < count; index++) {
+    const length = view.getUint32(at, true)
+    const message = bytes.subarray(at + 4, at + 4 + length)
+    at += 4 + length
+    const signature = signWithNow(key, message)
+    if (signature instanceof Uint8Array) out.set(signature, 64 * index)
+    else later.push(signature.then((value) => out.set(value, 64 * index)))
+  }
+  await Promise.all(later)
+  return out.buffer
+}
+
+function decide(
+  decider: Decider,
+  request: WorkerRequest,
+): Promise<OffloadedOutcome[] | ArrayBuffer> {
   const { resigner, oldKey } = decider
+  if (request.kind === 'sign') return signPacked(decider.current, request.buffer, request.count)
   if (request.kind === 'texts') return resigner.resignTexts(request.items, { oldKey })
   return resignForSignatures(resigner, request.items, { oldKey })
 }
@@ -72,7 +103,11 @@ function serve(port: NonNullable<typeof parentPort>): void {
       answer = Promise.reject(error)
     }
     answer.then(
-      (message) => port.postMessage(message),
+      (message) => {
+        // Signatures travel as one buffer, handed over rather than copied.
+        const { outcomes } = message as { outcomes?: unknown }
+        port.postMessage(message, outcomes instanceof ArrayBuffer ? [outcomes] : [])
+      },
       (error: unknown) => {
         const { name, message } = error instanceof Error ? error : new Error(String(error))
         port.postMessage({ id: request.id, error: { name, message } } satisfies WorkerAnswer)

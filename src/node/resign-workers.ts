@@ -7,6 +7,7 @@ import type {
   OffloadedVerifyKey,
   ResignOffload,
   ResignOffloadRequest,
+  ResignSigningRequest,
   StoredEvent,
   StoredEventText,
 } from 'matrix-background-updates'
@@ -56,6 +57,8 @@ export interface ResignWorkers extends ResignOffload {
   readonly threads: number
   /** The Ed25519 implementation the workers use. */
   readonly signer: 'sodium' | 'node'
+  /** Signs with the current key on the worker threads; see {@link ResignOffload.signBatch}. */
+  signBatch(request: ResignSigningRequest): Promise<Uint8Array[]>
   /** Set when the calling thread decides chunks of each batch too (see the option). */
   readonly callerHelps: { readonly chunkSize: number; readonly inFlight: number } | undefined
   /** Stops the workers; batches in flight reject, and so do later ones. */
@@ -79,17 +82,47 @@ export type WorkerRequest = {
 } & (
   | { readonly kind: 'events'; readonly items: readonly StoredEvent[] }
   | { readonly kind: 'texts'; readonly items: readonly StoredEventText[] }
+  | {
+      readonly kind: 'sign'
+      /** The messages end to end, each after its length (4 bytes, little-endian); transferred. */
+      readonly buffer: ArrayBuffer
+      readonly count: number
+    }
 )
 
-/** A worker's answer to one chunk. @internal */
+/** What a request carries besides its id and keys. */
+type WorkerRequestBody = DistributiveOmit<WorkerRequest, 'id' | 'contextId' | 'context'>
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** A worker's answer to one chunk: outcomes, or for `sign` 64 bytes per message (transferred). @internal */
 export type WorkerAnswer =
-  | { readonly id: number; readonly outcomes: OffloadedOutcome[]; readonly error?: undefined }
+  | {
+      readonly id: number
+      readonly outcomes: OffloadedOutcome[] | ArrayBuffer
+      readonly error?: undefined
+    }
   | { readonly id: number; readonly error: { readonly name: string; readonly message: string } }
 
 type Answer = ReadonlyArray<OffloadedOutcome | undefined>
 
+/** Messages packed for a `sign` request, each after its length in 4 bytes (little-endian). */
+function packMessages(messages: readonly Uint8Array[]): ArrayBuffer {
+  let size = 0
+  for (const message of messages) size += 4 + message.length
+  const bytes = new Uint8Array(size)
+  const view = new DataView(bytes.buffer)
+  let at = 0
+  for (const message of messages) {
+    view.setUint32(at, message.length, true)
+    bytes.set(message, at + 4)
+    at += 4 + message.length
+  }
+  return bytes.buffer
+}
+
 interface Pending {
-  readonly resolve: (outcomes: Answer) => void
+  readonly resolve: (outcomes: Answer | ArrayBuffer) => void
   readonly reject: (error: unknown) => void
 }
 
@@ -189,11 +222,14 @@ function isDataCloneError(error: unknown): boolean {
 }
 
 /**
- * Decides and re-signs batches of `event_resign` on worker threads: the whole pipeline (parsing
- * the stored text, the malformation checks, the safety rule, canonical JSON, hashes, the
- * signature and the new text) runs there, and the event loop only hands texts over and takes
- * texts back. Give it to `eventResignJob` (or `EventResigner`) as `offload`. Outcomes are exactly
- * those of the calling thread; each worker holds a copy of the current key's seed.
+ * Decides and re-signs batches of `event_resign` on worker threads: for stored texts (the job's
+ * `resignTexts`), the whole pipeline (parsing the stored text, the malformation checks, the safety
+ * rule, canonical JSON, hashes, the signature and the new text) runs there, and the event loop only
+ * hands texts over and takes texts back. For parsed events (`EventResigner.resign` without an
+ * `old_key`), cloning whole events to a thread costs more than deciding them, so the calling
+ * thread decides them and the workers only sign (`signBatch`). Give it to `eventResignJob` (or
+ * `EventResigner`) as `offload`. Outcomes are exactly those of the calling thread; each worker
+ * holds a copy of the current key's seed.
  *
  * Idle workers do not keep the process alive; a worker that dies fails its batches (the runner
  * retries them) and is replaced by the next batch. Call `close()` when done.
@@ -264,6 +300,39 @@ class ResignWorkerPool implements ResignWorkers {
     return (await Promise.all(chunks)).flat()
   }
 
+  /**
+   * Signs with the current key on the worker threads: the messages are packed into one buffer per
+   * chunk (the only copy), and the signatures come back in one buffer per chunk.
+   */
+  async signBatch(request: ResignSigningRequest): Promise<Uint8Array[]> {
+    if (this.#closed) throw new Error('the resign workers are closed')
+    const { messages } = request
+    if (messages.length === 0) return []
+
+    const contextId = this.#contextId(request.serverName, request.keys)
+    const size = Math.min(this.#chunkSize, Math.ceil(messages.length / this.threads))
+    const chunks: Promise<Uint8Array[]>[] = []
+    for (let start = 0; start < messages.length; start += size) {
+      const lane = this.#lanes[this.#nextLane] as Lane
+      this.#nextLane = (this.#nextLane + 1) % this.#lanes.length
+      const part = messages.slice(start, start + size)
+      const buffer = packMessages(part)
+      const sent = this.#post(lane, contextId, { kind: 'sign', buffer, count: part.length }, [
+        buffer,
+      ])
+      chunks.push(
+        sent.then((answer) => {
+          if (!(answer instanceof ArrayBuffer) || answer.byteLength !== 64 * part.length) {
+            throw new Error('a resign worker answered no signature for each message')
+          }
+          const all = new Uint8Array(answer)
+          return part.map((_, index) => all.subarray(64 * index, 64 * index + 64))
+        }),
+      )
+    }
+    return (await Promise.all(chunks)).flat()
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     this.#context?.value.current.seed.fill(0)
@@ -291,25 +360,41 @@ class ResignWorkerPool implements ResignWorkers {
     return this.#context.id
   }
 
-  #send(
+  async #send(
     lane: Lane,
     contextId: number,
     kind: 'events' | 'texts',
     items: readonly (StoredEvent | StoredEventText)[],
   ): Promise<Answer> {
+    try {
+      const answer = await this.#post(lane, contextId, { kind, items } as WorkerRequestBody)
+      if (!Array.isArray(answer)) throw new Error('a resign worker answered no outcomes')
+      return answer
+    } catch (error) {
+      // An event that cannot cross to a thread (a function inside it, say) is decided by the
+      // caller instead; nothing of this chunk reached the worker.
+      if (isDataCloneError(error)) return new Array(items.length).fill(undefined)
+      throw error
+    }
+  }
+
+  /** Sends one request to a lane's worker; a DataCloneError rejects at once, before it is sent. */
+  #post(
+    lane: Lane,
+    contextId: number,
+    body: WorkerRequestBody,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<Answer | ArrayBuffer> {
     const worker = this.#workerOf(lane)
     const id = this.#nextId++
     const context = lane.contextId === contextId ? undefined : this.#context?.value
-    const request = { id, contextId, context, kind, items } as WorkerRequest
+    const request = { id, contextId, context, ...body } as WorkerRequest
 
-    return new Promise<Answer>((resolve, reject) => {
+    return new Promise<Answer | ArrayBuffer>((resolve, reject) => {
       try {
-        worker.postMessage(request)
+        worker.postMessage(request, transfer)
       } catch (error) {
-        // An event that cannot cross to a thread (a function inside it, say) is decided by the
-        // caller instead; nothing of this chunk reached the worker.
-        if (isDataCloneError(error)) resolve(new Array(items.length).fill(undefined))
-        else reject(error)
+        reject(error)
         return
       }
       if (context !== undefined) lane.contextId = contextId
