@@ -131,7 +131,8 @@ export interface EventResignerOptions {
   /**
    * Where batches are decided and signed instead of the calling thread: `resignWorkers()` of
    * `matrix-background-updates/node` runs this same pipeline on worker threads, so that re-signing
-   * uses more than one core and the event loop stays free. It needs the current key to be an
+   * uses more than one core and the event loop stays free. (For parsed events without `old_key`,
+   * an offload with `signBatch`, as that one has, only signs: this thread decides.) It needs the current key to be an
    * `Ed25519SigningKey` (its seed is copied to the workers); with any other key (a remote signer,
    * `sodiumWorkerSigningKey`) batches are decided here, as without it. See docs/performance.md.
    */

@@ -56,6 +56,10 @@ function writeByte(byte: number): void {
 
 const HEX = '0123456789abcdef'
 
+/** 1 for each character below U+0080 written as it is: not a control, a quote or a backslash. */
+const PLAIN = new Uint8Array(128)
+for (let code = 0x20; code < 0x80; code++) PLAIN[code] = code === 0x22 || code === 0x5c ? 0 : 1
+
 /** The escape of a character below U+0080 that canonical JSON escapes, at `p`; the new end. */
 function writeEscape(out: Uint8Array, p: number, code: number): number {
   out[p++] = 0x5c
@@ -106,7 +110,7 @@ function writeString(text: string, key: boolean): void {
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i)
     if (code < 0x80) {
-      if (code >= 0x20 && code !== 0x22 && code !== 0x5c) out[p++] = code
+      if (PLAIN[code] === 1) out[p++] = code
       else p = writeEscape(out, p, code)
     } else if (code < 0x800) {
       out[p++] = 0xc0 | (code >> 6)
@@ -177,6 +181,21 @@ function writeObject(value: object, depth: number): void {
   writeByte(0x7d)
 }
 
+/** Scratch for {@link encodeEventFormBytes}: member offsets within the content hash's form. */
+let memberStarts = new Int32Array(32)
+let memberEnds = new Int32Array(32)
+
+/** Writes bytes `start` to `end` of `source` (a form written before) at the end of this form. */
+function copyMember(source: Uint8Array, start: number, end: number): void {
+  reserve(end - start)
+  if (source.buffer === slab.buffer) {
+    slab.copyWithin(at, source.byteOffset + start, source.byteOffset + end)
+  } else {
+    slab.set(source.subarray(start, end), at)
+  }
+  at += end - start
+}
+
 /** Runs `write` as one form and gives its bytes, or undefined when it gave up. */
 function form(write: () => void): Uint8Array | undefined {
   formStart = at
@@ -239,18 +258,29 @@ export function encodeEventFormBytes(
   const hashed = (key: string) =>
     key !== 'signatures' && key !== 'unsigned' && !(derivedId && key === 'event_id')
 
+  // Where each member of the content hash's form lies in it, by the key's index: the signed form
+  // copies the members the two share instead of writing them again.
+  if (memberEnds.length < keys.length) {
+    memberStarts = new Int32Array(2 * keys.length)
+    memberEnds = new Int32Array(2 * keys.length)
+  }
+  const starts = memberStarts
+  const ends = memberEnds
   writing = true
   try {
     const whole = form(() => {
       let first = true
       writeByte(0x7b)
-      for (const key of keys) {
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index] as string
         if (!hashed(key) || key === 'hashes') continue
         if (!first) writeByte(0x2c)
         first = false
+        starts[index] = at - formStart
         writeString(key, true)
         writeByte(0x3a)
         writeValue(event[key], 1)
+        ends[index] = at - formStart
       }
       writeByte(0x7d)
     })
@@ -258,13 +288,18 @@ export function encodeEventFormBytes(
     const signed = form(() => {
       let first = true
       writeByte(0x7b)
-      for (const key of keys) {
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index] as string
         if (!hashed(key) || !kept.has(key)) continue
         if (!first) writeByte(0x2c)
         first = false
-        writeString(key, true)
-        writeByte(0x3a)
-        writeValue(key === 'content' ? redactContent(type, content, rules) : event[key], 1)
+        if (key === 'content' || key === 'hashes') {
+          writeString(key, true)
+          writeByte(0x3a)
+          writeValue(key === 'content' ? redactContent(type, content, rules) : event[key], 1)
+        } else {
+          copyMember(whole, starts[index] as number, ends[index] as number)
+        }
       }
       writeByte(0x7d)
     })

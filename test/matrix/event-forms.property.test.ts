@@ -191,6 +191,28 @@ describe('encodeEventFormBytes', () => {
     expect(encodeEventForms(event, getRoomVersionRules('10'))).toEqual(formsOneByOne(event, '10'))
   })
 
+  it('copies the members the forms share correctly while the slabs fill and are replaced', () => {
+    const rules = getRoomVersionRules('10')
+    for (let i = 0; i < 300; i++) {
+      // Bodies from none to 90 KB and prev_events of 5–25 KB, so that forms start near a slab's
+      // end, straddle it (the signed form then copies from the slab before) and outgrow a slab.
+      const body = 'é'.repeat((i * 7919) % (i % 50 === 0 ? 90_000 : 1_500))
+      const prevEvents = Array.from({ length: 500 + ((i * 613) % 2_000) }, (_, n) => `$p${n}`)
+      const event: JsonObject = {
+        type: 'm.room.message',
+        content: { body },
+        depth: i,
+        hashes: { sha256: 'h' },
+        origin_server_ts: 1_700_000_000_000 + i,
+        prev_events: prevEvents,
+        room_id: '!r:example.org',
+        sender: '@a:example.org',
+        zz_last: { i },
+      }
+      expect(encodeEventForms(event, rules)).toEqual(formsOneByOne(event, '10'))
+    }
+  })
+
   it('writes a parsed __proto__ key as data, as the one-by-one encoding does', () => {
     const event = JSON.parse('{"type":"t","content":{"__proto__":{"x":1}},"__proto__":2}')
     const forms = encodeEventForms(event, getRoomVersionRules('10'))
