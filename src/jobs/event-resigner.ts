@@ -14,7 +14,7 @@ import {
   signedForm,
   withoutDerivedEventId,
 } from '../matrix/event-hashes.js'
-import { senderServerName, verifySignedBytes, withOnlySignature } from '../matrix/event-signing.js'
+import { verifySignedBytes, withOnlySignature } from '../matrix/event-signing.js'
 import {
   Ed25519SigningKey,
   isKeyId,
@@ -204,7 +204,7 @@ export function findMalformation(event: unknown): string | undefined {
   if (!isJsonObject(event)) return `the event is ${describeType(event)}, not a JSON object`
   if (typeof event.type !== 'string') return '$.type is not a string'
   if (!isJsonObject(event.content)) return '$.content is not an object'
-  if (senderServerName(event.sender) === undefined) return '$.sender is not a user ID'
+  if (!isUserId(event.sender)) return '$.sender is not a user ID'
 
   const signatures = event.signatures
   if (signatures === undefined) return undefined
@@ -1072,6 +1072,13 @@ function asText(outcome: ResignOutcome): ResignTextOutcome {
     removedSignatures,
     keyId,
   }
+}
+
+/** `senderServerName(sender) !== undefined`, without cutting the server name out. */
+function isUserId(sender: unknown): boolean {
+  if (typeof sender !== 'string' || !sender.startsWith('@')) return false
+  const colon = sender.indexOf(':')
+  return colon > 0 && colon < sender.length - 1
 }
 
 /** `senderServerName(sender) === serverName`, without cutting the server name out. */
