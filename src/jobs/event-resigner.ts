@@ -14,7 +14,12 @@ import {
   signedForm,
   withoutDerivedEventId,
 } from '../matrix/event-hashes.js'
-import { verifySignedBytes, withOnlySignature } from '../matrix/event-signing.js'
+import {
+  isSenderOn,
+  serverNameStart,
+  verifySignedBytes,
+  withOnlySignature,
+} from '../matrix/event-signing.js'
 import {
   Ed25519SigningKey,
   isKeyId,
@@ -32,7 +37,6 @@ import { findSignature } from '../matrix/signing.js'
 import type {
   OffloadedKeys,
   OffloadedOutcome,
-  OffloadedResigned,
   ResignOffload,
   StoredEventText,
 } from './resign-offload.js'
@@ -132,9 +136,10 @@ export interface EventResignerOptions {
    * Where batches are decided and signed instead of the calling thread: `resignWorkers()` of
    * `matrix-background-updates/node` runs this same pipeline on worker threads, so that re-signing
    * uses more than one core and the event loop stays free. (For parsed events without `old_key`,
-   * an offload with `signBatch`, as that one has, only signs: this thread decides.) It needs the current key to be an
-   * `Ed25519SigningKey` (its seed is copied to the workers); with any other key (a remote signer,
-   * `sodiumWorkerSigningKey`) batches are decided here, as without it. See docs/performance.md.
+   * an offload with `signBatch`, as that one has, only signs: this thread decides.) It needs the
+   * current key to be an `Ed25519SigningKey` (its seed is copied to the workers); with any other
+   * key (a remote signer, `sodiumWorkerSigningKey`) batches are decided here, as without it. See
+   * docs/performance.md.
    */
   offload?: ResignOffload | undefined
 }
@@ -158,8 +163,6 @@ interface BatchContext {
   readonly oldKey: VerifyKey | undefined
   /** The same keys as bytes, when the batch goes to the offload. */
   readonly offloaded: OffloadedKeys | undefined
-  /** Re-signed events are answered by their new signature alone (an offload's thread). */
-  readonly signatureOnly?: boolean
 }
 
 /**
@@ -204,7 +207,7 @@ export function findMalformation(event: unknown): string | undefined {
   if (!isJsonObject(event)) return `the event is ${describeType(event)}, not a JSON object`
   if (typeof event.type !== 'string') return '$.type is not a string'
   if (!isJsonObject(event.content)) return '$.content is not an object'
-  if (!isUserId(event.sender)) return '$.sender is not a user ID'
+  if (serverNameStart(event.sender) < 0) return '$.sender is not a user ID'
 
   const signatures = event.signatures
   if (signatures === undefined) return undefined
@@ -369,28 +372,6 @@ function storedRedacted(event: JsonObject, rules: RoomVersionRules): boolean {
   }
 }
 
-/** Set by {@link EventResigner}; see {@link resignForSignatures}. */
-let signaturesOf: (
-  resigner: EventResigner,
-  events: readonly StoredEvent[],
-  options: ResignBatchOptions,
-) => Promise<OffloadedOutcome[]>
-
-/**
- * {@link EventResigner.resign} on this thread, answering each re-signed event by its new signature
- * instead of the whole new event: what an offload's thread sends back, without building an event
- * only to take it apart. The resigner's own offload is not used.
- *
- * @internal
- */
-export function resignForSignatures(
-  resigner: EventResigner,
-  events: readonly StoredEvent[],
-  options: ResignBatchOptions = {},
-): Promise<OffloadedOutcome[]> {
-  return signaturesOf(resigner, events, options)
-}
-
 /**
  * Re-signs stored events after a key rotation, deciding for each whether it may be: a pure
  * computation over a batch (DESIGN decision 7) that returns outcomes and new events as data for the
@@ -418,15 +399,6 @@ export class EventResigner {
   readonly #serverName: string
   readonly #concurrency: number
   readonly #offload: ResignOffload | undefined
-
-  static {
-    signaturesOf = async (resigner, events, options) => {
-      const context = { ...(await resigner.#loadContext(options.oldKey)), signatureOnly: true }
-      return mapInFlight(events, resigner.#concurrency, (stored) =>
-        resigner.#resignOne(stored, context),
-      ) as Promise<OffloadedOutcome[]>
-    }
-  }
 
   /**
    * @throws {TypeError} for a missing key provider, an empty server name or an `offload` without
@@ -632,9 +604,11 @@ export class EventResigner {
     signsOnly: boolean,
   ): Promise<O[]> {
     const finish = (part: readonly T[], decided: ReadonlyArray<O | undefined>) =>
-      mapInFlight(indexes(part.length), this.#concurrency, (index) => {
-        return decided[index] ?? here(part[index] as T)
-      })
+      mapInFlight(
+        indexes(part.length),
+        this.#concurrency,
+        (index) => decided[index] ?? here(part[index] as T),
+      )
     const help = callerHelpOf(this.#offload as ResignOffload, signsOnly)
     if (help === undefined)
       return items.length === 0 ? [] : finish(items, await elsewhere(keys, items))
@@ -825,7 +799,7 @@ export class EventResigner {
     context: BatchContext,
   ): SkippedOutcome | undefined {
     const event = encodings.event
-    if (!isOnServer(event.sender, this.#serverName)) {
+    if (!isSenderOn(event.sender, this.#serverName)) {
       return skip('not-ours', eventId, 'the sender is on another server')
     }
     if (findSignature(event, this.#serverName, context.currentKey.keyId) !== undefined) {
@@ -881,16 +855,6 @@ export class EventResigner {
     signature: Uint8Array,
   ): ResignedOutcome {
     const keyId = context.currentKey.keyId
-    if (context.signatureOnly) {
-      const answer: OffloadedResigned = {
-        status: 'resigned',
-        eventId,
-        signature: signatureBase64(signature),
-        removedSignatures: removedSignaturesOf(event, this.#serverName),
-        keyId,
-      }
-      return answer as unknown as ResignedOutcome
-    }
     return {
       status: 'resigned',
       eventId,
@@ -1072,20 +1036,6 @@ function asText(outcome: ResignOutcome): ResignTextOutcome {
     removedSignatures,
     keyId,
   }
-}
-
-/** `senderServerName(sender) !== undefined`, without cutting the server name out. */
-function isUserId(sender: unknown): boolean {
-  if (typeof sender !== 'string' || !sender.startsWith('@')) return false
-  const colon = sender.indexOf(':')
-  return colon > 0 && colon < sender.length - 1
-}
-
-/** `senderServerName(sender) === serverName`, without cutting the server name out. */
-function isOnServer(sender: unknown, serverName: string): boolean {
-  if (typeof sender !== 'string' || !sender.startsWith('@')) return false
-  const colon = sender.indexOf(':')
-  return colon > 0 && sender.length - colon - 1 === serverName.length && sender.endsWith(serverName)
 }
 
 function removedSignaturesOf(event: JsonObject, serverName: string): JsonObject {

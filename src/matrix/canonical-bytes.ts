@@ -60,40 +60,38 @@ const HEX = '0123456789abcdef'
 const PLAIN = new Uint8Array(128)
 for (let code = 0x20; code < 0x80; code++) PLAIN[code] = code === 0x22 || code === 0x5c ? 0 : 1
 
+/**
+ * The letter of each two-character escape by character (`\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`);
+ * 0 for the characters escaped as `\u00xx`.
+ */
+const SHORT_ESCAPES = new Uint8Array(128)
+for (const [code, letter] of [
+  [0x22, 0x22],
+  [0x5c, 0x5c],
+  [0x08, 0x62],
+  [0x09, 0x74],
+  [0x0a, 0x6e],
+  [0x0c, 0x66],
+  [0x0d, 0x72],
+] as const) {
+  SHORT_ESCAPES[code] = letter
+}
+
 /** The escape of a character below U+0080 that canonical JSON escapes, at `p`; the new end. */
 function writeEscape(out: Uint8Array, p: number, code: number): number {
   out[p++] = 0x5c
-  switch (code) {
-    case 0x22:
-      out[p++] = 0x22
-      return p
-    case 0x5c:
-      out[p++] = 0x5c
-      return p
-    case 0x08:
-      out[p++] = 0x62
-      return p
-    case 0x09:
-      out[p++] = 0x74
-      return p
-    case 0x0a:
-      out[p++] = 0x6e
-      return p
-    case 0x0c:
-      out[p++] = 0x66
-      return p
-    case 0x0d:
-      out[p++] = 0x72
-      return p
-    default:
-      // The other control characters: \u00xx in lower-case hex.
-      out[p++] = 0x75
-      out[p++] = 0x30
-      out[p++] = 0x30
-      out[p++] = HEX.charCodeAt(code >> 4)
-      out[p++] = HEX.charCodeAt(code & 15)
-      return p
+  const letter = SHORT_ESCAPES[code] as number
+  if (letter !== 0) {
+    out[p++] = letter
+    return p
   }
+  // The other control characters: \u00xx in lower-case hex.
+  out[p++] = 0x75
+  out[p++] = 0x30
+  out[p++] = 0x30
+  out[p++] = HEX.charCodeAt(code >> 4)
+  out[p++] = HEX.charCodeAt(code & 15)
+  return p
 }
 
 /**
@@ -166,6 +164,13 @@ function writeArray(items: unknown[], depth: number): void {
   writeByte(0x5d)
 }
 
+/** `"key":value`. */
+function writeMember(key: string, value: unknown, depth: number): void {
+  writeString(key, true)
+  writeByte(0x3a)
+  writeValue(value, depth)
+}
+
 function writeObject(value: object, depth: number): void {
   if (!isPlainObject(value)) throw GIVE_UP
   const record = value as Record<string, unknown>
@@ -174,9 +179,7 @@ function writeObject(value: object, depth: number): void {
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
     if (i > 0) writeByte(0x2c)
-    writeString(key, true)
-    writeByte(0x3a)
-    writeValue(record[key], depth)
+    writeMember(key, record[key], depth)
   }
   writeByte(0x7d)
 }
@@ -259,8 +262,9 @@ export function encodeEventFormBytes(
 ): EventFormBytes | undefined {
   const type = event.type
   const content = event.content
-  if (writing || typeof type !== 'string' || !isJsonObject(content)) return undefined
-  if (!isPlainObject(event)) return undefined
+  if (writing || !isPlainObject(event) || typeof type !== 'string' || !isJsonObject(content)) {
+    return undefined
+  }
   const kept = keptTopLevelKeys(type, rules)
   const derivedId = rules.eventIdFormat !== 'origin-chosen'
   const keys = sortKeysByCodeUnit(Object.keys(event))
@@ -286,9 +290,7 @@ export function encodeEventFormBytes(
         if (!first) writeByte(0x2c)
         first = false
         starts[index] = at - formStart
-        writeString(key, true)
-        writeByte(0x3a)
-        writeValue(event[key], 1)
+        writeMember(key, event[key], 1)
         ends[index] = at - formStart
       }
       writeByte(0x7d)
@@ -302,13 +304,9 @@ export function encodeEventFormBytes(
         if (!hashed(key) || !kept.has(key)) continue
         if (!first) writeByte(0x2c)
         first = false
-        if (key === 'content' || key === 'hashes') {
-          writeString(key, true)
-          writeByte(0x3a)
-          writeValue(key === 'content' ? redactContent(type, content, rules) : event[key], 1)
-        } else {
-          copyMember(whole, starts[index] as number, ends[index] as number)
-        }
+        if (key === 'content') writeMember(key, redactContent(type, content, rules), 1)
+        else if (key === 'hashes') writeMember(key, event[key], 1)
+        else copyMember(whole, starts[index] as number, ends[index] as number)
       }
       writeByte(0x7d)
     })

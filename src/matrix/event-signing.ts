@@ -37,15 +37,28 @@ function setEntity(signatures: Signatures, entity: string, byKey: Record<string,
   })
 }
 
-/** `signatures` copied two levels deep, entries that are not objects left out. */
-function copySignatures(value: unknown): Signatures {
+/**
+ * `signatures` copied two levels deep, entries that are not objects left out. With `replace`, its
+ * entity's entry is `replace.byKey` instead (in the old entry's place, or last), not a copy.
+ */
+function copySignatures(
+  value: unknown,
+  replace?: { readonly entity: string; readonly byKey: Record<string, string> },
+): Signatures {
   const out: Signatures = {}
-  if (!isJsonObject(value)) return out
-
-  for (const entity of Object.keys(value)) {
-    const byKey = value[entity]
-    if (isJsonObject(byKey)) setEntity(out, entity, { ...byKey } as Record<string, string>)
+  let replaced = false
+  if (isJsonObject(value)) {
+    for (const entity of Object.keys(value)) {
+      const byKey = value[entity]
+      if (entity === replace?.entity) {
+        setEntity(out, entity, replace.byKey)
+        replaced = true
+      } else if (isJsonObject(byKey)) {
+        setEntity(out, entity, { ...byKey } as Record<string, string>)
+      }
+    }
   }
+  if (replace !== undefined && !replaced) setEntity(out, replace.entity, replace.byKey)
   return out
 }
 
@@ -56,10 +69,30 @@ function copySignatures(value: unknown): Signatures {
  * @example senderServerName('@alice:example.org:8448') // 'example.org:8448'
  */
 export function senderServerName(sender: unknown): string | undefined {
-  if (typeof sender !== 'string' || !sender.startsWith('@')) return undefined
+  const start = serverNameStart(sender)
+  return start < 0 ? undefined : (sender as string).slice(start)
+}
+
+/**
+ * Where the server name of a user ID starts (after its first colon), or -1 for anything that is not
+ * `@…:…`: {@link senderServerName} without cutting the name out.
+ *
+ * @internal
+ */
+export function serverNameStart(sender: unknown): number {
+  if (typeof sender !== 'string' || !sender.startsWith('@')) return -1
   const colon = sender.indexOf(':')
-  if (colon < 0 || colon === sender.length - 1) return undefined
-  return sender.slice(colon + 1)
+  return colon < 0 || colon === sender.length - 1 ? -1 : colon + 1
+}
+
+/** `senderServerName(sender) === serverName`, without cutting the name out. @internal */
+export function isSenderOn(sender: unknown, serverName: string): boolean {
+  const start = serverNameStart(sender)
+  return (
+    start >= 0 &&
+    (sender as string).length - start === serverName.length &&
+    (sender as string).endsWith(serverName)
+  )
 }
 
 /** Signs the signed form of an event under known rules; the bytes are checked to be a signature. */
@@ -100,24 +133,8 @@ export function withOnlySignature(
   keyId: string,
   signature: string,
 ): JsonObject {
-  // As copySignatures, but the entity's old entry is not copied only to be replaced: it keeps its
-  // place with the new signature, or the new entry goes last.
-  const signatures: Signatures = {}
-  const old = event.signatures
-  const ours = { [keyId]: signature }
-  let placed = false
-  if (isJsonObject(old)) {
-    for (const entity of Object.keys(old)) {
-      const byKey = old[entity]
-      if (entity === serverName) {
-        setEntity(signatures, entity, ours)
-        placed = true
-      } else if (isJsonObject(byKey)) {
-        setEntity(signatures, entity, { ...byKey } as Record<string, string>)
-      }
-    }
-  }
-  if (!placed) setEntity(signatures, serverName, ours)
+  const byKey = { [keyId]: signature }
+  const signatures = copySignatures(event.signatures, { entity: serverName, byKey })
   return { ...event, signatures }
 }
 
@@ -249,7 +266,7 @@ export function eventNeedsResigning(
 ): boolean {
   assertEventObject(event)
   const keyId = keyIdOf(signingKeyOrKeyId)
-  if (senderServerName(event.sender) !== serverName) return false
+  if (!isSenderOn(event.sender, serverName)) return false
   return findSignature(event, serverName, keyId) === undefined
 }
 

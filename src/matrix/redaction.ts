@@ -137,22 +137,20 @@ function topLevelKeys(type: string, rules: RoomVersionRules): readonly string[] 
   return keys
 }
 
-const KEPT_SETS = new Map<readonly string[], ReadonlySet<string>>()
+const KEPT_SET_FROM_V11: ReadonlySet<string> = new Set(KEPT_FROM_V11)
+const KEPT_SET_BEFORE_V11: ReadonlySet<string> = new Set(KEPT_BEFORE_V11)
 
 /**
- * The top-level keys a redaction keeps for an event of this type, as a set (built once per list).
+ * The top-level keys a redaction keeps for an event of this type, as a set.
  *
  * @internal
  */
 export function keptTopLevelKeys(type: string, rules: RoomVersionRules): ReadonlySet<string> {
   const keys = topLevelKeys(type, rules)
-  let set = KEPT_SETS.get(keys)
-  if (set === undefined) {
-    set = new Set(keys)
-    // Only the two shared lists are kept; a filtered list is new on every call.
-    if (keys === KEPT_FROM_V11 || keys === KEPT_BEFORE_V11) KEPT_SETS.set(keys, set)
-  }
-  return set
+  if (keys === KEPT_FROM_V11) return KEPT_SET_FROM_V11
+  if (keys === KEPT_BEFORE_V11) return KEPT_SET_BEFORE_V11
+  // The create event of a version whose room ID is the create event's ID: rare enough to build.
+  return new Set(keys)
 }
 
 /**

@@ -10,9 +10,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { MemoryKeyProvider } from '../adapters/key-provider.js'
-import { EventResigner, resignForSignatures } from '../jobs/event-resigner.js'
+import { EventResigner } from '../jobs/event-resigner.js'
 import type { OffloadedOutcome, OffloadedVerifyKey } from '../jobs/resign-offload.js'
 import { encodeBase64 } from '../matrix/base64.js'
+import type { JsonObject } from '../matrix/canonical-json.js'
 import { selectSigningBackend } from '../matrix/crypto/selection.js'
 import {
   decodeVerifyKeyBase64,
@@ -28,6 +29,7 @@ const KEPT_CONTEXTS = 4
 
 interface Decider {
   readonly resigner: EventResigner
+  readonly serverName: string
   /** The current key, for `sign` requests. */
   readonly current: Ed25519SigningKey
   readonly oldKey: VerifyKey | undefined
@@ -47,6 +49,7 @@ function deciderOf(context: WorkerContext): Decider {
       serverName: context.serverName,
       concurrency: context.concurrency,
     }),
+    serverName: context.serverName,
     current,
     oldKey: context.oldKey === undefined ? undefined : verifyKey(context.oldKey),
   }
@@ -71,14 +74,21 @@ async function signPacked(key: Ed25519SigningKey, buffer: ArrayBuffer, count: nu
   return out.buffer
 }
 
-function decide(
+async function decide(
   decider: Decider,
   request: WorkerRequest,
 ): Promise<OffloadedOutcome[] | ArrayBuffer> {
-  const { resigner, oldKey } = decider
+  const { resigner, serverName, oldKey } = decider
   if (request.kind === 'sign') return signPacked(decider.current, request.buffer, request.count)
   if (request.kind === 'texts') return resigner.resignTexts(request.items, { oldKey })
-  return resignForSignatures(resigner, request.items, { oldKey })
+
+  const outcomes = await resigner.resign(request.items, { oldKey })
+  return outcomes.map((outcome) => {
+    if (outcome.status !== 'resigned') return outcome
+    const { event, ...rest } = outcome
+    const ours = (event.signatures as JsonObject)[serverName] as JsonObject
+    return { ...rest, signature: ours[outcome.keyId] as string }
+  })
 }
 
 function serve(port: NonNullable<typeof parentPort>): void {

@@ -285,19 +285,12 @@ class ResignWorkerPool implements ResignWorkers {
 
   async resignBatch(request: ResignOffloadRequest): Promise<Answer> {
     if (this.#closed) throw new Error('the resign workers are closed')
-    const items = request.kind === 'events' ? request.events : request.texts
+    const items: readonly (StoredEvent | StoredEventText)[] =
+      request.kind === 'events' ? request.events : request.texts
     if (items.length === 0) return []
 
     const contextId = this.#contextId(request.serverName, request.keys)
-    const size = Math.min(this.#chunkSize, Math.ceil(items.length / this.threads))
-    const chunks: Promise<Answer>[] = []
-    for (let start = 0; start < items.length; start += size) {
-      const lane = this.#lanes[this.#nextLane] as Lane
-      this.#nextLane = (this.#nextLane + 1) % this.#lanes.length
-      const slice = items.slice(start, start + size)
-      chunks.push(this.#send(lane, contextId, request.kind, slice))
-    }
-    return (await Promise.all(chunks)).flat()
+    return this.#spread(items, (lane, part) => this.#send(lane, contextId, request.kind, part))
   }
 
   /**
@@ -310,25 +303,32 @@ class ResignWorkerPool implements ResignWorkers {
     if (messages.length === 0) return []
 
     const contextId = this.#contextId(request.serverName, request.keys)
-    const size = Math.min(this.#chunkSize, Math.ceil(messages.length / this.threads))
-    const chunks: Promise<Uint8Array[]>[] = []
-    for (let start = 0; start < messages.length; start += size) {
+    return this.#spread(messages, async (lane, part) => {
+      const buffer = packMessages(part)
+      const body = { kind: 'sign', buffer, count: part.length } as const
+      const answer = await this.#post(lane, contextId, body, [buffer])
+      if (!(answer instanceof ArrayBuffer) || answer.byteLength !== 64 * part.length) {
+        throw new Error('a resign worker answered no signature for each message')
+      }
+      const all = new Uint8Array(answer)
+      return part.map((_, index) => all.subarray(64 * index, 64 * index + 64))
+    })
+  }
+
+  /**
+   * Splits `items` into chunks spread over every thread (at most `chunkSize` each), the lanes taken
+   * in turn, and joins what `send` answers for each chunk in order.
+   */
+  async #spread<I, R>(
+    items: readonly I[],
+    send: (lane: Lane, part: readonly I[]) => Promise<readonly R[]>,
+  ): Promise<R[]> {
+    const size = Math.min(this.#chunkSize, Math.ceil(items.length / this.threads))
+    const chunks: Promise<readonly R[]>[] = []
+    for (let start = 0; start < items.length; start += size) {
       const lane = this.#lanes[this.#nextLane] as Lane
       this.#nextLane = (this.#nextLane + 1) % this.#lanes.length
-      const part = messages.slice(start, start + size)
-      const buffer = packMessages(part)
-      const sent = this.#post(lane, contextId, { kind: 'sign', buffer, count: part.length }, [
-        buffer,
-      ])
-      chunks.push(
-        sent.then((answer) => {
-          if (!(answer instanceof ArrayBuffer) || answer.byteLength !== 64 * part.length) {
-            throw new Error('a resign worker answered no signature for each message')
-          }
-          const all = new Uint8Array(answer)
-          return part.map((_, index) => all.subarray(64 * index, 64 * index + 64))
-        }),
-      )
+      chunks.push(send(lane, items.slice(start, start + size)))
     }
     return (await Promise.all(chunks)).flat()
   }
